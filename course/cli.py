@@ -1,0 +1,189 @@
+"""`python -m course`: a thin command line. Each command parses its arguments, calls one core function and prints
+the result in Japanese. No logic lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from course import completion, curriculum, export, grading, roster
+from course.config import Course, CourseError
+
+_ARGPARSE_JA = {
+    "usage: ": "使い方: ",
+    "positional arguments": "引数",
+    "options": "オプション",
+    "show this help message and exit": "このヘルプを表示して終了します",
+    "the following arguments are required: %s": "次の引数が必要です: %s",
+    "unrecognized arguments: %s": "知らない引数です: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "選べない値です: %(value)r（選べるのは %(choices)s）",
+    "expected one argument": "値が1つ必要です",
+    "argument %(argument_name)s: %(message)s": "引数 %(argument_name)s: %(message)s",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: エラー: %(message)s\n",
+}
+argparse._ = lambda text: _ARGPARSE_JA.get(text, text)  # type: ignore[attr-defined]  # Japanese argparse chrome
+
+
+def _modules(args: argparse.Namespace, course: Course) -> list[curriculum.Module]:
+    return grading.select_modules(curriculum.load_curriculum(), course, args.modules)
+
+
+def cmd_curriculum(args: argparse.Namespace, course: Course) -> int:
+    cur = curriculum.load_curriculum()
+    print("モジュール一覧（準備中 = ノートブック未作成）")
+    for module in cur.modules.values():
+        state = "公開可" if module.is_available(course.source_dir) else "準備中"
+        print(
+            f"  {module.id} {module.title:<20} [{state}] 合格基準 {module.pass_ratio:.0%}  {'・'.join(module.tracks)}"
+        )
+    print("研修区分")
+    for track in cur.tracks.values():
+        extra = f" ＋ 選択 {'・'.join(track.electives)} から {track.min_electives} 以上" if track.min_electives else ""
+        print(f"  {track.name}: 必須 {'・'.join(track.required)}{extra}")
+    return 0
+
+
+def cmd_roster_import(args: argparse.Namespace, course: Course) -> int:
+    report = roster.import_roster(course=course, path=Path(args.file), dry_run=args.dry_run)
+    head = "（試行のみ・書き込みなし）" if args.dry_run else ""
+    print(f"名簿を取り込みました{head}: 追加 {len(report.added)} 人、更新 {len(report.updated)} 人、"
+          f"変更なし {len(report.unchanged)} 人、名簿外に変更 {len(report.retired)} 人")  # fmt: skip
+    if report.retired:
+        print(f"  名簿外になった職員（成績は残しています）: {', '.join(report.retired)}")
+    for note in report.notes:
+        print(f"  注意: {note}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace, course: Course) -> int:
+    result = grading.build(course=course, modules=_modules(args, course))
+    print(f"受講者用ノートブックを作成しました: {', '.join(result.assignments)} → {course.release_dir}")
+    return 0
+
+
+def cmd_release(args: argparse.Namespace, course: Course) -> int:
+    result = grading.release(course=course, modules=_modules(args, course))
+    print(f"公開しました: {', '.join(result.assignments)}（職員は「Assignments」画面から取得できます）")
+    for note in result.notes:
+        print(f"  {note}")
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace, course: Course) -> int:
+    result = grading.collect(course=course, modules=_modules(args, course))
+    print(f"提出物を回収しました: {', '.join(result.assignments)} → {course.submitted_dir}")
+    return 0
+
+
+def cmd_autograde(args: argparse.Namespace, course: Course) -> int:
+    report = grading.autograde(course=course, modules=_modules(args, course), force=args.force)
+    print(
+        f"自動採点: 採点 {len(report.done)} 件、変更なしのため省略 {len(report.skipped)} 件、失敗 {len(report.failures)} 件"
+    )
+    if report.backup:
+        print(f"  採点前の成績簿のバックアップ: {report.backup}")
+    for failure in report.failures:
+        print(f"  失敗 {failure.staff_id} {failure.assignment}: {failure.reason}")
+    return 1 if report.failures else 0
+
+
+def cmd_feedback(args: argparse.Namespace, course: Course) -> int:
+    result = grading.feedback(course=course, modules=_modules(args, course))
+    print(f"フィードバックを返却しました: {', '.join(result.assignments) or 'なし（採点済みの提出がありません）'}")
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace, course: Course) -> int:
+    cur = curriculum.load_curriculum()
+    records = export.completions_from_gradebook(course=course, curriculum=cur)
+    print(f"職員 {len(records)} 人（うち名簿外 {sum(not r.staff.current for r in records)} 人）")
+    for name, counts in completion.track_counts(records, cur).items():
+        detail = "、".join(f"{status} {counts[status]}" for status in completion.TrackStatus)
+        print(f"  {name}（{counts.total()} 人）: {detail}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, course: Course) -> int:
+    result = export.export(
+        course=course,
+        curriculum=curriculum.load_curriculum(),
+        out_dir=Path(args.out) if args.out else None,
+        encoding=args.encoding,
+    )
+    print(f"修了状況一覧を出力しました（{result.staff_count} 人）:")
+    print(f"  {result.workbook}")
+    for path in result.csv_files:
+        print(f"  {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, course: Course) -> int:
+    from course import demo  # imported here: only the demo needs the simulated answers
+
+    return demo.main(course_root=course.root, runtime=Path(args.runtime) if args.runtime else None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m course",
+        description="佐野市デジタル人材育成 e-ラーニングの運用コマンドです（名簿・公開・回収・採点・修了状況の出力）。",
+    )
+    parser.add_argument("--runtime", metavar="フォルダ", help="成績簿・提出物・出力をこのフォルダに置きます（試行用）")
+    commands = parser.add_subparsers(title="コマンド", metavar="コマンド", required=True)
+
+    def add(
+        name: str, handler: Callable[..., int], help_text: str, *, modules: bool = False
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if modules:
+            sub.add_argument(
+                "modules", nargs="*", metavar="モジュール", help="対象のモジュール（例: B03）。省略時は公開可能なすべて"
+            )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add("curriculum", cmd_curriculum, "モジュールと研修区分の一覧を表示します")
+    roster_parser = commands.add_parser("roster", help="職員名簿を扱います", description="職員名簿を扱います")
+    roster_commands = roster_parser.add_subparsers(title="コマンド", metavar="コマンド", required=True)
+    importer = roster_commands.add_parser(
+        "import",
+        help="職員名簿（.xlsx / CSV）を取り込みます",
+        description="職員名簿を取り込みます。列: 職員番号, 氏名, ふりがな（任意）, 部, 課, 役職, 推進員。"
+        "誤りが1つでもあれば、すべての誤りを表示して何も書き込みません。",
+    )
+    importer.add_argument("file", metavar="ファイル", help="名簿ファイル（.xlsx、または UTF-8 / Shift_JIS の CSV）")
+    importer.add_argument("--dry-run", action="store_true", help="確認だけ行い、成績簿には書き込みません")
+    importer.set_defaults(handler=cmd_roster_import)
+    add("build", cmd_build, "source/ から受講者用ノートブック（release/）を作成します", modules=True)
+    add("release", cmd_release, "モジュールを職員に公開します", modules=True)
+    add("collect", cmd_collect, "職員の提出物を回収します", modules=True)
+    grade = add(
+        "autograde", cmd_autograde, "回収した提出物を自動採点します（新しい提出・変更された提出のみ）", modules=True
+    )
+    grade.add_argument("--force", action="store_true", help="採点済みの提出もすべて採点し直します")
+    add("feedback", cmd_feedback, "採点結果のフィードバックを作成し、職員に返却します", modules=True)
+    add("completion", cmd_completion, "修了状況の集計を表示します")
+    out = add("export", cmd_export, f"人事課向けの {export.WORKBOOK_NAME} と CSV を出力します")
+    out.add_argument("--out", metavar="フォルダ", help="出力先（既定: gradebook/exports）")
+    out.add_argument("--encoding", choices=["utf-8-sig", "cp932"], default="utf-8-sig",
+                     help="CSV の文字コード（既定: BOM付き UTF-8。古い Excel 向けには cp932）")  # fmt: skip
+    add("demo", cmd_demo, "架空の職員40人で、名簿取り込みから修了状況一覧の出力までを通して実行します")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.handler is cmd_demo:
+            return cmd_demo(args, Course.load())
+        course = Course.load(runtime=Path(args.runtime) if args.runtime else None)
+        return int(args.handler(args, course))
+    except CourseError as error:
+        print(f"エラー: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("中断しました。成績簿は中断前の状態のままです。もう一度実行すれば続きから処理します。", file=sys.stderr)
+        return 130

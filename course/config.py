@@ -1,0 +1,124 @@
+"""One owner for every path and setting of the course.
+
+nbgrader's own settings come from ``nbgrader_config.py`` at the course root, so the nbgrader CLI, the formgrader and
+this package always agree. Everything else (curriculum, 役職 table) comes from TOML files beside this module.
+A *runtime* folder can redirect all state (gradebook, exchange, submissions, exports) elsewhere; the demo and the
+tests use that so they never touch the real gradebook.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+CONFIG_FILE = "nbgrader_config.py"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class CourseError(Exception):
+    """An error whose message is meant for the person at the keyboard (Japanese, says what to do next)."""
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The course root: $COURSE_ROOT, else the nearest folder upwards holding nbgrader_config.py."""
+    if env := os.environ.get("COURSE_ROOT"):
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    if (PACKAGE_DIR.parent / CONFIG_FILE).is_file():
+        return PACKAGE_DIR.parent
+    msg = f"{CONFIG_FILE} が見つかりません。コースのフォルダで実行するか、環境変数 COURSE_ROOT を設定してください。"
+    raise CourseError(msg)
+
+
+@dataclass(frozen=True)
+class Course:
+    """Paths and nbgrader configuration of one course checkout."""
+
+    root: Path
+    config: Config
+    runtime: Path | None = None
+
+    @classmethod
+    def load(cls, root: Path | None = None, *, runtime: Path | None = None) -> Course:
+        """Read nbgrader_config.py; with ``runtime``, keep all mutable state inside that folder instead."""
+        root = (root or find_root()).resolve()
+        config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+        if runtime is not None:
+            runtime = runtime.resolve()
+            overrides = Config()
+            overrides.CourseDirectory.db_url = f"sqlite:///{runtime / 'gradebook' / 'gradebook.db'}"
+            overrides.CourseDirectory.submitted_directory = str(runtime / "submitted")
+            overrides.CourseDirectory.autograded_directory = str(runtime / "autograde")
+            overrides.CourseDirectory.feedback_directory = str(runtime / "feedback")
+            overrides.Exchange.root = str(runtime / "exchange")
+            config.merge(overrides)
+        return cls(root=root, config=config, runtime=runtime)
+
+    def _dir(self, trait: str) -> Path:
+        # Ask nbgrader itself, so its defaults apply to anything nbgrader_config.py leaves unset.
+        return self.root / str(getattr(CourseDirectory(config=self.config), trait))
+
+    @property
+    def course_id(self) -> str:
+        return str(self.config.CourseDirectory.course_id)
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The course's timezone (nbgrader's Exchange.timezone): deadlines and completion dates use it."""
+        return ZoneInfo(str(self.config.Exchange.get("timezone", "Asia/Tokyo")))
+
+    @property
+    def db_url(self) -> str:
+        return str(self.config.CourseDirectory.db_url)
+
+    @property
+    def source_dir(self) -> Path:
+        return self._dir("source_directory")
+
+    @property
+    def release_dir(self) -> Path:
+        return self._dir("release_directory")
+
+    @property
+    def submitted_dir(self) -> Path:
+        return self._dir("submitted_directory")
+
+    @property
+    def autograde_dir(self) -> Path:
+        return self._dir("autograded_directory")
+
+    @property
+    def feedback_dir(self) -> Path:
+        return self._dir("feedback_directory")
+
+    @property
+    def exchange_root(self) -> Path:
+        return Path(str(self.config.Exchange.root))
+
+    @property
+    def export_dir(self) -> Path:
+        return (self.runtime or self.root / "gradebook") / "exports"
+
+    @property
+    def gradebook_file(self) -> Path | None:
+        """The SQLite file behind db_url, or None for a server database such as PostgreSQL."""
+        prefix = "sqlite:///"
+        return Path(self.db_url.removeprefix(prefix)) if self.db_url.startswith(prefix) else None
+
+    def api(self) -> NbGraderAPI:
+        """A fresh nbgrader API object bound to this course (its state is per call, so never share one)."""
+        self.exchange_root.mkdir(parents=True, exist_ok=True)
+        if (file := self.gradebook_file) is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        coursedir = CourseDirectory(config=self.config)
+        return NbGraderAPI(coursedir=coursedir, config=self.config)

@@ -1,0 +1,113 @@
+"""The curriculum: modules and tracks, read from curriculum.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from course.config import PACKAGE_DIR, CourseError
+
+CURRICULUM_FILE = PACKAGE_DIR / "curriculum.toml"
+GRADES = ("一般職", "係長職", "課長職以上")
+
+
+@dataclass(frozen=True)
+class Module:
+    """One module = one nbgrader assignment."""
+
+    id: str
+    title: str
+    pass_ratio: float
+    tracks: tuple[str, ...]
+
+    @property
+    def assignment(self) -> str:
+        """nbgrader's assignment name (and folder and notebook stem)."""
+        return self.id.lower()
+
+    def notebook(self, source_dir: Path) -> Path:
+        return source_dir / self.assignment / f"{self.assignment}.ipynb"
+
+    def is_available(self, source_dir: Path) -> bool:
+        """True when the module's notebook exists; otherwise it is 準備中 (planned)."""
+        return self.notebook(source_dir).is_file()
+
+
+@dataclass(frozen=True)
+class Track:
+    """A course of study that ends in a completion record."""
+
+    key: str
+    name: str
+    required: tuple[str, ...]
+    electives: tuple[str, ...] = ()
+    min_electives: int = 0
+    grade: str | None = None  # the 職責区分 this track is for (基本方針①)
+    promoter: bool = False  # the 業務デジタル化推進員 track (基本方針②)
+    rule: str = "required_and_electives"  # a name in course.completion.TRACK_RULES
+
+
+@dataclass(frozen=True)
+class Curriculum:
+    modules: dict[str, Module]
+    tracks: dict[str, Track]
+
+    def module_by_assignment(self, assignment: str) -> Module:
+        return next(m for m in self.modules.values() if m.assignment == assignment)
+
+    def track_for_grade(self, grade: str) -> Track:
+        return next(t for t in self.tracks.values() if t.grade == grade)
+
+    def promoter_track(self) -> Track:
+        return next(t for t in self.tracks.values() if t.promoter)
+
+    def tracks_for(self, *, grade: str, promoter: bool) -> list[Track]:
+        """The tracks a member of staff takes: their grade's, plus the promoter track for 推進員."""
+        tracks = [self.track_for_grade(grade)]
+        return [*tracks, self.promoter_track()] if promoter else tracks
+
+    def available(self, source_dir: Path) -> list[Module]:
+        return [m for m in self.modules.values() if m.is_available(source_dir)]
+
+
+def load_curriculum(path: Path = CURRICULUM_FILE) -> Curriculum:
+    """Parse and check the curriculum file; every inconsistency is reported at once."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    default_ratio = float(data.get("defaults", {}).get("pass_ratio", 0.6))
+    raw_modules: dict[str, dict[str, object]] = data.get("modules", {})
+    errors: list[str] = []
+    tracks: dict[str, Track] = {}
+    for key, raw in data.get("tracks", {}).items():
+        track = Track(
+            key=key,
+            name=str(raw["name"]),
+            required=tuple(raw.get("required", ())),
+            electives=tuple(raw.get("electives", ())),
+            min_electives=int(raw.get("min_electives", 0)),
+            grade=raw.get("grade"),
+            promoter=bool(raw.get("promoter", False)),
+            rule=str(raw.get("rule", "required_and_electives")),
+        )
+        for module_id in (*track.required, *track.electives):
+            if module_id not in raw_modules:
+                errors.append(f"コース「{track.name}」に未定義のモジュール {module_id} があります。")
+        if track.min_electives > len(track.electives):
+            errors.append(f"コース「{track.name}」の選択必要数 {track.min_electives} が選択講座の数を超えています。")
+        tracks[key] = track
+    for grade in GRADES:
+        if sum(t.grade == grade for t in tracks.values()) != 1:
+            errors.append(f"職責区分「{grade}」のコースはちょうど1つ必要です。")
+    if sum(t.promoter for t in tracks.values()) != 1:
+        errors.append("推進員のコース (promoter = true) はちょうど1つ必要です。")
+
+    modules: dict[str, Module] = {}
+    for module_id, raw in raw_modules.items():
+        ratio = float(raw.get("pass_ratio", default_ratio))  # type: ignore[arg-type]
+        if not 0 < ratio <= 1:
+            errors.append(f"モジュール {module_id} の合格基準 {ratio} は 0 より大きく 1 以下にしてください。")
+        in_tracks = tuple(t.name for t in tracks.values() if module_id in (*t.required, *t.electives))
+        modules[module_id] = Module(id=module_id, title=str(raw["title"]), pass_ratio=ratio, tracks=in_tracks)
+    if errors:
+        raise CourseError(f"{path}:\n" + "\n".join(f"- {e}" for e in errors))
+    return Curriculum(modules=modules, tracks=tracks)

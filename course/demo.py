@@ -1,0 +1,195 @@
+"""`make demo`: the whole course job on fictional staff, in a throwaway runtime folder.
+
+Roster import → build and release → simulated staff fetch, answer and submit through the real exchange →
+collect → autograde → simulated manual grading of some reflections → feedback → HR export.
+The simulated answers are deterministic (seeded by 職員番号), so every run gives the same workbook.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbgrader.auth import Authenticator
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
+from traitlets.config import Config
+
+from course import completion, curriculum, export, grading, roster
+from course.config import Course
+from course.curriculum import Module
+from course.gradebook import load_staff, open_gradebook
+from course.models import Staff
+
+# How a simulated member of staff answers a module: (weight, per-cell choices).
+PROFILES: dict[str, tuple[int, tuple[str, ...]]] = {
+    "correct": (40, ("correct",)),
+    "mixed": (20, ("correct", "correct", "partial", "wrong")),
+    "wrong": (10, ("wrong", "partial", "missing")),
+    "blank": (5, ("missing",)),  # opened it and submitted without answering
+    "absent": (25, ()),  # never submitted
+}
+MANUALLY_GRADED_SHARE = 0.75  # the instructors have graded this share of the reflections so far
+
+
+@dataclass(frozen=True)
+class DemoAnswers:
+    """Correct answers come from the source notebook; partial and wrong ones from demo/answers/<module>.toml."""
+
+    correct: dict[str, str]
+    variants: dict[str, dict[str, str]]
+    reflections: tuple[str, ...]
+
+    @classmethod
+    def load(cls, course: Course, module: Module) -> DemoAnswers:
+        source = nbformat.read(module.notebook(course.source_dir), as_version=4)
+        correct = {}
+        for cell in source.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution") and cell.cell_type == "code":
+                lines = [
+                    line
+                    for line in cell.source.splitlines()
+                    if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+                ]
+                correct[meta["grade_id"]] = "\n".join(lines)
+        file = course.root / "demo" / "answers" / f"{module.assignment}.toml"
+        data = tomllib.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
+        reflections = tuple(data.get("reflection", {}).get("texts", ()))
+        return cls(correct=correct, variants=data.get("answer", {}), reflections=reflections)
+
+    def answer(self, grade_id: str, kind: str) -> str | None:
+        """The cell source for this kind of answer, or None to leave the student's stub untouched."""
+        if kind == "correct":
+            return self.correct.get(grade_id)
+        return self.variants.get(grade_id, {}).get(kind)
+
+
+def _profile(rng: random.Random) -> str:
+    names = list(PROFILES)
+    return rng.choices(names, weights=[PROFILES[n][0] for n in names])[0]
+
+
+def _as_student(course: Course, staff_id: str, assignment: str, home: Path) -> tuple[CourseDirectory, Config]:
+    config = Config(course.config)
+    config.Exchange.assignment_dir = str(home)
+    coursedir = CourseDirectory(config=config)
+    coursedir.student_id = staff_id
+    coursedir.assignment_id = assignment
+    return coursedir, config
+
+
+def choose_profile(person: Staff, module: Module) -> str:
+    """How this member of staff answers this module; the same every run."""
+    return _profile(random.Random(f"{person.staff_id}:{module.id}"))
+
+
+def simulate_submission(
+    course: Course, module: Module, person: Staff, answers: DemoAnswers, *, profile: str, home: Path
+) -> None:
+    """Fetch, answer and submit as this member of staff would in JupyterLab."""
+    if profile == "absent":
+        return
+    rng = random.Random(f"answers:{person.staff_id}:{module.id}")
+    coursedir, config = _as_student(course, person.staff_id, module.assignment, home)
+    auth = Authenticator(config=config)
+    ExchangeFetchAssignment(coursedir=coursedir, authenticator=auth, config=config).start()
+    path = home / module.assignment / f"{module.assignment}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("solution"):
+            continue
+        if cell.cell_type == "markdown":
+            if profile != "blank" and answers.reflections:
+                cell.source = rng.choice(answers.reflections)
+            continue
+        kind = rng.choice(PROFILES[profile][1])
+        if (source := answers.answer(meta["grade_id"], kind)) is not None:
+            cell.source = source
+    nbformat.write(notebook, path)
+    ExchangeSubmit(coursedir=coursedir, authenticator=auth, config=config).start()
+
+
+def simulate_manual_grading(course: Course, modules: Iterable[Module]) -> int:
+    """An instructor grades most reflections: fuller answers get more points. Returns how many were graded."""
+    graded = 0
+    with open_gradebook(course) as gb:
+        for module in modules:
+            for submission in gb.assignment_submissions(module.assignment):
+                rng = random.Random(f"grader:{submission.student_id}:{module.id}")
+                if rng.random() > MANUALLY_GRADED_SHARE:
+                    continue
+                for notebook in submission.notebooks:
+                    path = course.autograde_dir / submission.student_id / module.assignment / f"{notebook.name}.ipynb"
+                    cells = {
+                        c.metadata.get("nbgrader", {}).get("grade_id"): c.source
+                        for c in nbformat.read(path, as_version=4).cells
+                    }
+                    for grade in notebook.grades:
+                        if grade.cell.cell_type == "markdown" and grade.needs_manual_grade:
+                            text = cells.get(grade.name, "")
+                            grade.manual_score = round(grade.max_score * min(len(text) / 200, 1.0))
+                            grade.needs_manual_grade = False  # what the formgrader does on saving a score
+                            graded += 1
+        gb.db.commit()
+    return graded
+
+
+def run(*, course_root: Path, runtime: Path, roster_file: Path | None = None) -> tuple[export.ExportResult, list[str]]:
+    """Run the whole demo in ``runtime`` (wiped first). Returns the export and a Japanese summary."""
+    shutil.rmtree(runtime, ignore_errors=True)
+    course = Course.load(course_root, runtime=runtime)
+    # Every simulated member of staff is the same OS user here, so nbgrader's owner check would only warn.
+    course.config.ExchangeCollect.check_owner = False
+    cur = curriculum.load_curriculum()
+    modules = cur.available(course.source_dir)
+
+    report = roster.import_roster(course=course, path=roster_file or course_root / "demo" / "roster.csv")
+    staff = [s for s in load_staff(course=course) if s.current]
+    grading.release(course=course, modules=modules)
+    profiles: dict[str, int] = {}
+    for module in modules:
+        answers = DemoAnswers.load(course, module)
+        for person in staff:
+            profile = choose_profile(person, module)
+            simulate_submission(
+                course, module, person, answers, profile=profile, home=runtime / "home" / person.staff_id
+            )
+            profiles[profile] = profiles.get(profile, 0) + 1
+    grading.collect(course=course, modules=modules)
+    graded = grading.autograde(course=course, modules=modules)
+    manual = simulate_manual_grading(course, modules)
+    grading.feedback(course=course, modules=modules)
+    result = export.export(course=course, curriculum=cur)
+
+    records = export.completions_from_gradebook(course=course, curriculum=cur)
+    lines = [
+        "デモが完了しました（架空の職員による試行です）。",
+        f"  名簿: {len(report.added)} 人を取り込み（{', '.join(sorted({s.department for s in staff}))}）",
+        f"  公開モジュール: {', '.join(f'{m.id} {m.title}' for m in modules)}",
+        f"  提出: {sum(v for k, v in profiles.items() if k != 'absent')} 件（未提出 {profiles.get('absent', 0)} 件）、"
+        f"自動採点 {len(graded.done)} 件、失敗 {len(graded.failures)} 件、手動採点（模擬） {manual} 件",
+    ]
+    for module in modules:
+        statuses = [r.modules[module.id].status for r in records]
+        detail = "、".join(f"{s} {statuses.count(s)}" for s in completion.ModuleStatus if statuses.count(s))
+        lines.append(f"  {module.id} の状況: {detail}")
+    for name, counts in completion.track_counts(records, cur).items():
+        lines.append(
+            f"  {name}（{counts.total()} 人）: " + "、".join(f"{s} {counts[s]}" for s in completion.TrackStatus)
+        )
+    lines.append("出力ファイル:")
+    lines += [f"  {result.workbook}", *(f"  {p}" for p in result.csv_files)]
+    return result, lines
+
+
+def main(*, course_root: Path, runtime: Path | None = None) -> int:
+    _, lines = run(course_root=course_root, runtime=runtime or course_root / "runtime" / "demo")
+    print("\n".join(lines))
+    return 0

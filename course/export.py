@@ -1,0 +1,182 @@
+"""HR's completion list (修了状況一覧): which columns and rows, declared once. File formats live in spreadsheet.py."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from course.completion import StaffCompletion, TrackRecord, TrackStatus, evaluate
+from course.config import Course
+from course.curriculum import Curriculum, Module
+from course.gradebook import load_staff, load_submissions
+from course.spreadsheet import Cell, Table, csv_bytes, write_atomic, xlsx_bytes
+
+WORKBOOK_NAME = "修了状況一覧.xlsx"
+CSV_PREFIX = "修了状況_"
+
+STAFF_HEADER = (
+    "職員番号", "氏名", "ふりがな", "部", "課", "役職", "職責区分", "推進員",
+    "必須修了数", "必須数", "状況", "修了日",
+    "推進員研修 必須修了数", "推進員研修 必須数", "推進員研修 選択修了数", "推進員研修 選択必要数",
+    "推進員研修 状況", "推進員研修 修了日", "在籍",
+)  # fmt: skip
+DEPARTMENT_HEADER = ("部", "課", "研修区分", "対象者数", "修了者数", "修了率(%)", "採点待ち", "受講中", "未着手")
+TOTAL = "（合計）"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    workbook: Path
+    csv_files: tuple[Path, ...]
+    staff_count: int
+
+
+def _day(stamp: datetime | None) -> date | None:
+    return stamp.date() if stamp is not None else None
+
+
+def _track_cells(record: TrackRecord | None, *, electives: bool) -> list[Cell]:
+    if record is None:
+        return [None] * (6 if electives else 4)
+    cells: list[Cell] = [record.required_passed, record.required_total]
+    if electives:
+        cells += [record.electives_passed, record.electives_needed]
+    return [*cells, str(record.status), _day(record.completed_at)]
+
+
+def staff_table(completions: Sequence[StaffCompletion]) -> Table:
+    rows = []
+    for c in completions:
+        s = c.staff
+        rows.append(
+            (
+                s.staff_id,
+                s.name,
+                s.kana,
+                s.department,
+                s.section,
+                s.position,
+                s.grade,
+                "○" if s.promoter else "",
+                *_track_cells(c.grade_track, electives=False),
+                *_track_cells(c.promoter_track, electives=True),
+                "在籍" if s.current else "名簿外",
+            )
+        )
+    return Table("職員別", STAFF_HEADER, tuple(rows))
+
+
+def module_table(completions: Sequence[StaffCompletion], modules: Sequence[Module]) -> Table:
+    header = ["職員番号", "氏名", "部", "課", "職責区分"]
+    for module in modules:
+        header += [f"{module.id} {module.title} 得点率(%)", f"{module.id} 状況"]
+    rows = []
+    for c in completions:
+        s = c.staff
+        row: list[Cell] = [s.staff_id, s.name, s.department, s.section, s.grade]
+        for module in modules:
+            record = c.modules[module.id]
+            ratio = None if record.score_ratio is None else round(record.score_ratio * 100, 1)
+            row += [ratio, str(record.status)]
+        rows.append(tuple(row))
+    widths = (12, 14, 14, 16, 12, *([14, 10] * len(modules)))
+    return Table("モジュール別", tuple(header), tuple(rows), widths)
+
+
+def department_table(completions: Sequence[StaffCompletion], curriculum: Curriculum) -> Table:
+    """Completion rate per 部/課 and track, for staff currently on the roster, with 部 and overall totals."""
+    groups: dict[tuple[str, str, str], list[TrackStatus]] = defaultdict(list)
+    names = {key: track.name for key, track in curriculum.tracks.items()}
+    for c in completions:
+        if not c.staff.current:
+            continue
+        for record in c.tracks:
+            track = names[record.track_key]
+            for key in (
+                (c.staff.department, c.staff.section, track),
+                (c.staff.department, TOTAL, track),
+                (TOTAL, "", track),
+            ):
+                groups[key].append(record.status)
+    order = {name: index for index, name in enumerate(names.values())}
+
+    def sort_key(key: tuple[str, str, str]) -> tuple[bool, str, bool, str, int]:
+        department, section, track = key
+        return (department == TOTAL, department, section == TOTAL, section, order[track])
+
+    rows = []
+    for key in sorted(groups, key=sort_key):
+        statuses = groups[key]
+        done = statuses.count(TrackStatus.COMPLETE)
+        rows.append(
+            (
+                *key, len(statuses), done, round(100 * done / len(statuses), 1),
+                statuses.count(TrackStatus.AWAITING_GRADING), statuses.count(TrackStatus.IN_PROGRESS),
+                statuses.count(TrackStatus.NOT_STARTED),
+            )
+        )  # fmt: skip
+    return Table("部署別", DEPARTMENT_HEADER, tuple(rows))
+
+
+def notes_table(curriculum: Curriculum, modules: Sequence[Module], generated_at: datetime) -> Table:
+    rows: list[tuple[Cell, ...]] = [
+        ("出力日時", generated_at.strftime("%Y/%m/%d %H:%M")),
+        (
+            "修了",
+            "モジュール: 得点率が合格基準以上で、手動採点もすべて済んでいる。研修区分: 必須（と選択必要数）をすべて修了。",
+        ),
+        ("採点待ち", "提出済みで、講師の手動採点がまだ済んでいない。"),
+        ("受講中", "提出済みで、得点率が合格基準に届いていない（再提出できます）。"),
+        ("未提出 / 未着手", "まだ提出がない。"),
+        ("準備中", "教材を準備中のモジュール。必須に含まれるため、公開後に受講が必要です。"),
+        ("修了日", "修了が確定した提出の日付（日本時間）。"),
+    ]
+    rows += [(f"{m.id} {m.title}", f"合格基準 {round(m.pass_ratio * 100)}%") for m in modules]
+    for track in curriculum.tracks.values():
+        required = "・".join(track.required)
+        extra = f"、選択 {'・'.join(track.electives)} から {track.min_electives} 以上" if track.min_electives else ""
+        rows.append((f"研修区分 {track.name}", f"必須 {required}{extra}"))
+    return Table("説明", ("項目", "内容"), tuple(rows), (24, 100))
+
+
+def build_tables(
+    completions: Sequence[StaffCompletion], curriculum: Curriculum, modules: Sequence[Module], generated_at: datetime
+) -> list[Table]:
+    """The HR workbook's sheets, in order (pure)."""
+    ordered = sorted(completions, key=lambda c: (c.staff.department, c.staff.section, c.staff.staff_id))
+    return [
+        staff_table(ordered),
+        module_table(ordered, modules),
+        department_table(ordered, curriculum),
+        notes_table(curriculum, modules, generated_at),
+    ]
+
+
+def completions_from_gradebook(*, course: Course, curriculum: Curriculum) -> list[StaffCompletion]:
+    modules = curriculum.available(course.source_dir)
+    return evaluate(
+        curriculum=curriculum,
+        staff=load_staff(course=course),
+        submissions=load_submissions(course=course, assignments=[m.assignment for m in modules]),
+        available=[m.id for m in modules],
+    )
+
+
+def export(
+    *, course: Course, curriculum: Curriculum, out_dir: Path | None = None, encoding: str = "utf-8-sig"
+) -> ExportResult:
+    """Write 修了状況一覧.xlsx and the same lists as CSV. Everything is rendered before the first file is written."""
+    out_dir = out_dir or course.export_dir
+    completions = completions_from_gradebook(course=course, curriculum=curriculum)
+    modules = curriculum.available(course.source_dir)
+    tables = build_tables(completions, curriculum, modules, datetime.now(course.timezone))
+    files = {out_dir / WORKBOOK_NAME: xlsx_bytes(tables)}
+    for table in tables[:3]:
+        files[out_dir / f"{CSV_PREFIX}{table.title}.csv"] = csv_bytes(table, encoding=encoding)
+    for path, data in files.items():
+        write_atomic(path, data)
+    paths = list(files)
+    return ExportResult(workbook=paths[0], csv_files=tuple(paths[1:]), staff_count=len(completions))

@@ -1,0 +1,149 @@
+"""The gradebook: nbgrader's database plus the course's own staff table, in the same database.
+
+Keeping 部・課・役職・推進員 in a table beside nbgrader's ``student`` table means one file (or one PostgreSQL database)
+holds everything, and a roster import changes both in a single transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from alembic.script import ScriptDirectory
+from nbgrader.api import Base, Gradebook, Student
+from nbgrader.dbutil import ALEMBIC_DIR
+from sqlalchemy import Boolean, Column, DateTime, MetaData, String, Table, create_engine, inspect, select, text, update
+
+from course.config import Course
+from course.models import ImportReport, Staff, Submission
+
+metadata = MetaData()
+staff_table = Table(
+    "course_staff",
+    metadata,
+    Column("staff_id", String(32), primary_key=True),  # = nbgrader student.id
+    Column("name", String(128), nullable=False),
+    Column("kana", String(128), nullable=False, default=""),
+    Column("department", String(128), nullable=False),
+    Column("section", String(128), nullable=False),
+    Column("position", String(64), nullable=False),
+    Column("grade", String(16), nullable=False),
+    Column("promoter", Boolean, nullable=False, default=False),
+    Column("current", Boolean, nullable=False, default=True),
+    Column("updated_at", DateTime, nullable=False),
+)
+STAFF_FIELDS = ("name", "kana", "department", "section", "position", "grade", "promoter", "current")
+
+
+def ensure_database(course: Course) -> None:
+    """Create the gradebook's tables if the database is new, including the course's own.
+
+    nbgrader does this itself, but by running the ``alembic`` command in a subprocess, which costs a second and
+    fails when the virtual environment is not on PATH. Here the same schema and alembic stamp are written
+    in-process.
+    """
+    if (file := course.gradebook_file) is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(course.db_url)
+    try:
+        with engine.begin() as connection:
+            if "alembic_version" not in inspect(connection).get_table_names():
+                Base.metadata.create_all(connection)
+                head = ScriptDirectory(ALEMBIC_DIR).get_current_head()
+                connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+                connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
+            metadata.create_all(connection)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def open_gradebook(course: Course) -> Iterator[Gradebook]:
+    """nbgrader's Gradebook with the course's own tables created; always closed afterwards."""
+    ensure_database(course)
+    gb = Gradebook(course.db_url, course.course_id)
+    try:
+        yield gb
+    finally:
+        gb.close()
+
+
+def sync_staff(*, course: Course, staff: Iterable[Staff], dry_run: bool = False) -> ImportReport:
+    """Make the gradebook match the roster in one transaction: add, update, and mark the missing as not current."""
+    staff = list(staff)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    added: list[str] = []
+    updated: list[str] = []
+    unchanged: list[str] = []
+    with open_gradebook(course) as gb:
+        session = gb.db
+        try:
+            existing = {row.staff_id: row for row in session.execute(select(staff_table))}
+            for person in staff:
+                values = {name: getattr(person, name) for name in STAFF_FIELDS}
+                old = existing.get(person.staff_id)
+                if old is None:
+                    session.execute(staff_table.insert().values(staff_id=person.staff_id, updated_at=now, **values))
+                    added.append(person.staff_id)
+                elif any(getattr(old, name) != value for name, value in values.items()):
+                    session.execute(
+                        update(staff_table)
+                        .where(staff_table.c.staff_id == person.staff_id)
+                        .values(updated_at=now, **values)
+                    )
+                    updated.append(person.staff_id)
+                else:
+                    unchanged.append(person.staff_id)
+                _upsert_student(session, person)
+            present = {person.staff_id for person in staff}
+            retired = sorted(sid for sid, row in existing.items() if sid not in present and row.current)
+            if retired:
+                session.execute(
+                    update(staff_table).where(staff_table.c.staff_id.in_(retired)).values(current=False, updated_at=now)
+                )
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    return ImportReport(added=tuple(added), updated=tuple(updated), unchanged=tuple(unchanged), retired=tuple(retired))
+
+
+def _upsert_student(session: object, person: Staff) -> None:
+    family, given = person.family_and_given
+    student = session.get(Student, person.staff_id)  # type: ignore[attr-defined]
+    if student is None:
+        session.add(Student(id=person.staff_id, last_name=family, first_name=given))  # type: ignore[attr-defined]
+    elif (student.last_name, student.first_name) != (family, given):
+        student.last_name, student.first_name = family, given
+
+
+def load_staff(*, course: Course) -> list[Staff]:
+    """Everyone the course has ever known, current or not, ordered by 職員番号."""
+    with open_gradebook(course) as gb:
+        rows = gb.db.execute(select(staff_table).order_by(staff_table.c.staff_id)).all()
+    return [Staff(staff_id=row.staff_id, **{name: getattr(row, name) for name in STAFF_FIELDS}) for row in rows]
+
+
+def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Submission]:
+    """The graded latest submission of every member of staff for the given assignments."""
+    tz = course.timezone
+    result: list[Submission] = []
+    with open_gradebook(course) as gb:
+        for assignment in assignments:
+            for row in gb.submission_dicts(assignment):
+                stamp = row["timestamp"]
+                result.append(
+                    Submission(
+                        staff_id=row["student"],
+                        assignment=assignment,
+                        score=float(row["score"]),
+                        max_score=float(row["max_score"]),
+                        needs_manual_grade=bool(row["needs_manual_grade"]),
+                        timestamp=stamp.replace(tzinfo=UTC).astimezone(tz) if stamp else None,
+                    )
+                )
+    return result

@@ -1,0 +1,28 @@
+"""nbgrader settings for the course. Only what differs from nbgrader's defaults is set here."""
+
+import os
+from pathlib import Path
+
+c = get_config()  # provided by traitlets when this file is loaded
+HERE = Path(__file__).resolve().parent
+
+# Course identity: URL-safe, since JupyterHub groups and exchange folders are named after it.
+c.CourseDirectory.course_id = "sano_dx"
+c.CourseDirectory.root = str(HERE)
+
+# The design card names the folder "autograde", not nbgrader's "autograded".
+c.CourseDirectory.autograded_directory = "autograde"
+
+# The gradebook lives in gradebook/, as an absolute URL so that it never depends on the working directory.
+c.CourseDirectory.db_url = f"sqlite:///{HERE / 'gradebook' / 'gradebook.db'}"
+
+# The exchange defaults to an ignored runtime folder of the repo; JupyterHub sets COURSE_EXCHANGE_ROOT.
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE_ROOT", str(HERE / "runtime" / "exchange"))
+
+# Deadlines and timestamps are in Japan time, not UTC.
+c.Exchange.timezone = "Asia/Tokyo"
+c.NbGraderAPI.timezone = "Asia/Tokyo"
+
+# Staff see Japanese stubs in the student version.
+c.ClearSolutions.code_stub = {"python": "# ここにコードを書いてください\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "ここに回答を書いてください。"

@@ -1,0 +1,74 @@
+"""The curriculum file matches the guideline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from course.config import CourseError
+from course.curriculum import GRADES, load_curriculum
+from tests.conftest import REPO
+
+
+def test_all_23_modules_of_the_study_are_listed():
+    """B00–B06, K01–K02, M01–M03, P01–P05 and E01–E06, each with a Japanese title and a pass ratio."""
+    cur = load_curriculum()
+    expected = [*(f"B0{i}" for i in range(7)), "K01", "K02", "M01", "M02", "M03",
+                *(f"P0{i}" for i in range(1, 6)), *(f"E0{i}" for i in range(1, 7))]  # fmt: skip
+    assert list(cur.modules) == expected
+    assert all(m.title and 0 < m.pass_ratio <= 1 for m in cur.modules.values())
+
+
+def test_tracks_follow_the_guideline():
+    """One track per 職責区分, and a promoter track with required modules and at least two electives."""
+    cur = load_curriculum()
+    assert [cur.track_for_grade(g).name for g in GRADES] == list(GRADES)
+    assert "B05" in cur.track_for_grade("一般職").required  # 情報セキュリティ基礎
+    assert {"K01", "K02"} <= set(cur.track_for_grade("係長職").required)  # 業務改革, リーダーシップ
+    assert {"M01", "M02", "M03"} <= set(cur.track_for_grade("課長職以上").required)
+    promoter = cur.promoter_track()
+    assert promoter.required == ("P01", "P02", "P03", "P04", "P05")
+    assert len(promoter.electives) == 6 and promoter.min_electives == 2
+
+
+def test_module_tracks_are_derived_from_the_tracks():
+    """A module knows which tracks include it."""
+    cur = load_curriculum()
+    assert cur.modules["B03"].tracks == ("一般職", "係長職", "課長職以上")
+    assert cur.modules["E02"].tracks == ("業務デジタル化推進員",)
+
+
+def test_modules_without_a_notebook_are_planned():
+    """Availability is the notebook's existence: B03 exists, E02 is still 準備中."""
+    cur = load_curriculum()
+    assert cur.modules["B03"].is_available(REPO / "source")
+    assert not cur.modules["E02"].is_available(REPO / "source")
+
+
+def test_every_source_folder_is_a_curriculum_module():
+    """No stray folder under source/: each is one module's assignment."""
+    assignments = {m.assignment for m in load_curriculum().modules.values()}
+    folders = {p.name for p in (REPO / "source").iterdir() if p.is_dir()}
+    assert folders <= assignments
+
+
+def test_inconsistent_curricula_are_rejected(tmp_path: Path):
+    """An unknown module in a track and a bad pass ratio are both reported."""
+    path = tmp_path / "c.toml"
+    path.write_text(
+        """
+[modules.B00]
+title = "x"
+pass_ratio = 1.5
+[tracks.a]
+name = "一般職"
+grade = "一般職"
+required = ["B00", "Z99"]
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(CourseError) as caught:
+        load_curriculum(path)
+    message = str(caught.value)
+    assert "Z99" in message and "1.5" in message and "係長職" in message

@@ -1,0 +1,143 @@
+"""Every module's notebook is honest both ways, and release/ is exactly what source/ generates.
+
+One parametrised suite covers all modules: adding a module folder and its curriculum entry is enough to have it
+checked. nbgrader's Validator is used from Python, because `nbgrader validate` exits 0 even when tests fail.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.nbgraderformat import MetadataValidator
+from nbgrader.validator import Validator
+
+from course import grading
+from course.config import Course
+from course.curriculum import Module, load_curriculum
+from tests.conftest import REPO
+
+MODULES = load_curriculum().available(REPO / "source")
+IDS = [m.id for m in MODULES]
+SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "採点基準", "模範解答")
+
+
+def _nb(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def _meta(cell: nbformat.NotebookNode) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def _regions(source: str, begin: str, end: str) -> list[str]:
+    return re.findall(rf"{re.escape(begin)}\n(.*?)\n[ \t]*{re.escape(end)}", source, flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Course:
+    """A copy of the course whose release/ was generated now, from source/, by nbgrader."""
+    tmp = tmp_path_factory.mktemp("generated")
+    shutil.copy2(REPO / "nbgrader_config.py", tmp / "nbgrader_config.py")
+    shutil.copytree(REPO / "source", tmp / "source")
+    course = Course.load(tmp, runtime=tmp / "runtime")
+    grading.build(course=course, modules=MODULES)
+    return course
+
+
+def test_there_is_at_least_one_module():
+    """The suite is not vacuous: the spine's module exists."""
+    assert "B03" in IDS
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_source_is_stored_clean(module: Module):
+    """No outputs or execution counts; nbgrader metadata valid (schema v3) and grade ids unique."""
+    nb = _nb(module.notebook(REPO / "source"))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.get("id")
+    MetadataValidator().validate_nb(nb)
+    ids = [_meta(c)["grade_id"] for c in nb.cells if _meta(c)]
+    assert len(ids) == len(set(ids))
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_module_has_the_template_parts(module: Module):
+    """≥3 autograded test cells with visible and hidden tests, a manual reflection, and self-check widgets."""
+    nb = _nb(module.notebook(REPO / "source"))
+    tests = [c for c in nb.cells if c.cell_type == "code" and _meta(c).get("grade") and not _meta(c).get("solution")]
+    with_hidden = [c for c in tests if "### BEGIN HIDDEN TESTS" in c.source]
+    visible = [c for c in tests if re.search(r"^assert ", c.source.split("### BEGIN HIDDEN TESTS")[0], re.M)]
+    assert len(tests) >= 3 and len(with_hidden) >= 3 and len(visible) >= 3
+    assert all(_meta(c).get("locked") for c in tests), "test cells must be locked"
+    manual = [c for c in nb.cells if c.cell_type == "markdown" and _meta(c).get("grade") and _meta(c).get("solution")]
+    assert manual, "a manually graded reflection is required"
+    assert all("採点基準" in c.source for c in manual), "the rubric belongs in the instructor version"
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert re.search(r"^from course(\.selfcheck)? import", code, flags=re.M), "self-checks come from course.selfcheck"
+    checks = re.findall(r"^(?:\w+\s*=\s*)?(?:selfcheck\.)?(?:choice|text)\(", code, flags=re.M)
+    assert len(checks) >= 3, "each section needs a self-check widget"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_source_passes_every_test(module: Module, generated: Course):
+    """The instructor version passes all tests, the hidden ones included."""
+    result = Validator(config=generated.config).validate(str(module.notebook(generated.source_dir)))
+    assert result == {}, json.dumps(result, ensure_ascii=False, indent=1)[:3000]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_student_version_fails_every_graded_test(module: Module, generated: Course):
+    """The blank student version passes no graded test, so no test can be passed by doing nothing."""
+    path = generated.release_dir / module.assignment / f"{module.assignment}.ipynb"
+    result = Validator(config=generated.config, invert=True).validate(str(path))
+    assert "passed" not in result and "changed" not in result, json.dumps(result, ensure_ascii=False)[:3000]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_release_holds_no_solution_or_hidden_test(module: Module, generated: Course):
+    """Neither markers nor any line of a solution or hidden test reaches the student version."""
+    source = _nb(module.notebook(REPO / "source"))
+    released = (generated.release_dir / module.assignment / f"{module.assignment}.ipynb").read_text(encoding="utf-8")
+    committed = (REPO / "release" / module.assignment / f"{module.assignment}.ipynb").read_text(encoding="utf-8")
+    for text in (released, committed):
+        for marker in SECRET_MARKERS:
+            assert marker not in text
+    secret_lines = set()
+    for cell in source.cells:
+        for begin, end in (
+            ("### BEGIN SOLUTION", "### END SOLUTION"),
+            ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
+        ):
+            for region in _regions(cell.source, begin, end):
+                secret_lines |= {line.strip() for line in region.splitlines() if len(line.strip()) > 25}
+    student_lines = {
+        line.strip()
+        for c in _nb(REPO / "release" / module.assignment / f"{module.assignment}.ipynb").cells
+        for line in c.source.splitlines()
+    }
+    assert not (secret_lines & student_lines)
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_committed_release_equals_a_fresh_build(module: Module, generated: Course):
+    """release/ is generated: rebuilding it from source/ gives the committed files, byte for byte in content."""
+    fresh = generated.release_dir / module.assignment
+    committed = REPO / "release" / module.assignment
+    names = sorted(p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(committed).as_posix() for p in committed.rglob("*") if p.is_file())
+    for name in names:
+        if name.endswith(".ipynb"):
+            assert json.loads((fresh / name).read_text("utf-8")) == json.loads((committed / name).read_text("utf-8")), (
+                f"release/{module.assignment}/{name} is stale: run `make build` and commit it"
+            )
+        else:
+            assert (fresh / name).read_bytes() == (committed / name).read_bytes(), name
