@@ -12,9 +12,12 @@ export MPLCONFIGDIR := $(CURDIR)/runtime/jupyter/matplotlib
 export PYTHONUTF8 := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install demo test lint build clean
+.PHONY: install demo test lint build clean dirs
 
-install: $(STAMP)
+install: $(STAMP) dirs
+
+dirs:
+	@mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -36,9 +36,8 @@ def cmd_curriculum(args: argparse.Namespace, course: Course) -> int:
     print("モジュール一覧（準備中 = ノートブック未作成）")
     for module in cur.modules.values():
         state = "公開可" if module.is_available(course.source_dir) else "準備中"
-        print(
-            f"  {module.id} {module.title:<20} [{state}] 合格基準 {module.pass_ratio:.0%}  {'・'.join(module.tracks)}"
-        )
+        tracks = "・".join(module.tracks)
+        print(f"  {module.id} [{state}] {module.title}（合格基準 {module.pass_ratio:.0%}、対象: {tracks}）")
     print("研修区分")
     for track in cur.tracks.values():
         extra = f" ＋ 選択 {'・'.join(track.electives)} から {track.min_electives} 以上" if track.min_electives else ""

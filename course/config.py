@@ -115,10 +115,12 @@ class Course:
         prefix = "sqlite:///"
         return Path(self.db_url.removeprefix(prefix)) if self.db_url.startswith(prefix) else None
 
-    def api(self) -> NbGraderAPI:
-        """A fresh nbgrader API object bound to this course (its state is per call, so never share one)."""
+    def api(self, extra: Config | None = None) -> NbGraderAPI:
+        """A fresh nbgrader API object bound to this course, with ``extra`` settings layered on top."""
         self.exchange_root.mkdir(parents=True, exist_ok=True)
         if (file := self.gradebook_file) is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
-        coursedir = CourseDirectory(config=self.config)
-        return NbGraderAPI(coursedir=coursedir, config=self.config)
+        config = Config(self.config)
+        if extra is not None:
+            config.merge(extra)
+        return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)

@@ -4,8 +4,8 @@ feedback. One long-lived process pays nbgrader's start-up once instead of once p
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
+import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +15,7 @@ from pathlib import Path
 from nbgrader.apps import NbGraderAPI
 from sqlalchemy.exc import SAWarning
 from tqdm import tqdm
+from traitlets.config import Config
 
 from course.config import Course, CourseError
 from course.curriculum import Curriculum, Module
@@ -64,9 +65,16 @@ def select_modules(curriculum: Curriculum, course: Course, ids: Sequence[str] | 
     return chosen
 
 
-def _api(course: Course) -> NbGraderAPI:
+def _api(course: Course, kernel_dir: Path | None = None) -> NbGraderAPI:
     ensure_database(course)
-    return course.api()
+    if kernel_dir is None:
+        return course.api()
+    # Kernels talk over Unix sockets under an absolute, per-process prefix: no TCP port races between parallel
+    # graders, and no "running over TCP without encryption" warning (baseline §3.2).
+    extra = Config()
+    extra.KernelManager.transport = "ipc"
+    extra.KernelManager.ip = str(kernel_dir / "kernel")
+    return course.api(extra)
 
 
 def _check(result: dict[str, object], what: str) -> None:
@@ -159,24 +167,30 @@ def autograde(
     todo, unchanged = pending_submissions(course=course, modules=modules, force=force)
     if not todo:
         return GradingReport(skipped=tuple(unchanged))
+    with open_gradebook(course) as gb:
+        known_assignments = {a.name for a in gb.assignments}
+    if missing := sorted({assignment for _, assignment in todo} - known_assignments):
+        msg = f"成績簿に {', '.join(missing)} が登録されていません。先に python -m course release を実行してください。"
+        raise CourseError(msg)
     backup = backup_gradebook(course)
     known = {person.staff_id for person in load_staff(course=course)}
-    api = _api(course)
     done: list[tuple[str, str]] = []
     failures: list[Failure] = []
-    for staff_id, assignment in tqdm(todo, desc="採点中", unit="件", disable=not progress):
-        if staff_id not in known:
-            reason = "名簿にない職員番号です。名簿を取り込んでから、もう一度採点してください。"
-            failures.append(Failure(staff_id, assignment, reason))
-            continue
-        with warnings.catch_warnings():
-            # nbgrader's ORM triggers SQLAlchemy 2.x cascade warnings; results are unaffected (baseline §1).
-            warnings.simplefilter("ignore", SAWarning)
-            result = api.autograde(assignment, staff_id, force=True, create=False)
-        if result.get("success"):
-            done.append((staff_id, assignment))
-        else:
-            failures.append(Failure(staff_id, assignment, _failure_reason(str(result.get("log", "")))))
+    with tempfile.TemporaryDirectory(prefix="sano-kernels-") as kernel_dir:
+        api = _api(course, Path(kernel_dir))
+        for staff_id, assignment in tqdm(todo, desc="採点中", unit="件", disable=not progress):
+            if staff_id not in known:
+                reason = "名簿にない職員番号です。名簿を取り込んでから、もう一度採点してください。"
+                failures.append(Failure(staff_id, assignment, reason))
+                continue
+            with warnings.catch_warnings():
+                # nbgrader's ORM triggers SQLAlchemy 2.x cascade warnings; results are unaffected (baseline §1).
+                warnings.simplefilter("ignore", SAWarning)
+                result = api.autograde(assignment, staff_id, force=True, create=False)
+            if result.get("success"):
+                done.append((staff_id, assignment))
+            else:
+                failures.append(Failure(staff_id, assignment, _failure_reason(str(result.get("log", "")))))
     return GradingReport(done=tuple(done), skipped=tuple(unchanged), failures=tuple(failures), backup=backup)
 
 
@@ -198,14 +212,3 @@ def feedback(*, course: Course, modules: Iterable[Module]) -> StepReport:
         done.append(module.assignment)
     return StepReport(assignments=tuple(done))
 
-
-def ensure_assignments(course: Course, modules: Iterable[Module]) -> list[str]:
-    """Assignment names that the gradebook does not know yet (they need `release` or `build` first)."""
-    with open_gradebook(course) as gb:
-        known = {a.name for a in gb.assignments}
-    return [m.assignment for m in modules if m.assignment not in known]
-
-
-def clean_release(course: Course, module: Module) -> None:
-    """Remove a module's generated student version (used before rebuilding)."""
-    shutil.rmtree(course.release_dir / module.assignment, ignore_errors=True)
