@@ -211,4 +211,3 @@ def feedback(*, course: Course, modules: Iterable[Module]) -> StepReport:
         _check(api.release_feedback(module.assignment), f"{module.id} のフィードバック返却")
         done.append(module.assignment)
     return StepReport(assignments=tuple(done))
-
