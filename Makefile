@@ -12,9 +12,19 @@ export MPLCONFIGDIR := $(CURDIR)/runtime/jupyter/matplotlib
 export PYTHONUTF8 := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install demo test lint build clean dirs
+.PHONY: install demo test lint build clean dirs sandbox
 
-install: $(STAMP) dirs
+install: $(STAMP) dirs sandbox
+
+# Autograding runs student code inside bubblewrap (Debian package "bubblewrap"). Installed here when we may.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "bubblewrap を導入します (apt-get install bubblewrap)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else \
+	    echo "採点用のサンドボックス bubblewrap がありません。管理者に apt-get install bubblewrap を依頼してください。" >&2; exit 1; \
+	  fi; }
 
 dirs:
 	@mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)

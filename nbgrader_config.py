@@ -14,7 +14,8 @@ c.CourseDirectory.root = str(HERE)
 c.CourseDirectory.autograded_directory = "autograde"
 
 # The gradebook lives in gradebook/, as an absolute URL so that it never depends on the working directory.
-c.CourseDirectory.db_url = f"sqlite:///{HERE / 'gradebook' / 'gradebook.db'}"
+# Parallel graders share it: SQLite waits up to 60 s for a lock instead of failing (PostgreSQL: any db_url works).
+c.CourseDirectory.db_url = f"sqlite:///{HERE / 'gradebook' / 'gradebook.db'}?timeout=60"
 
 # The exchange defaults to an ignored runtime folder of the repo; JupyterHub sets COURSE_EXCHANGE_ROOT.
 c.Exchange.root = os.environ.get("COURSE_EXCHANGE_ROOT", str(HERE / "runtime" / "exchange"))

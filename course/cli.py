@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from course import completion, curriculum, export, grading, roster
+from course import completion, curriculum, export, grader, grading, roster
 from course.config import Course, CourseError
 
 _ARGPARSE_JA = {
@@ -78,10 +78,20 @@ def cmd_collect(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_autograde(args: argparse.Namespace, course: Course) -> int:
-    report = grading.autograde(course=course, modules=_modules(args, course), force=args.force)
+    if args.unsafe_no_sandbox:
+        print("警告: サンドボックスなしで採点します。職員のコードが講師の権限で動きます。", file=sys.stderr)
+    report = grader.autograde(
+        course=course,
+        modules=_modules(args, course),
+        force=args.force,
+        allow_unsandboxed=args.unsafe_no_sandbox,
+        workers=args.workers,
+    )
     print(
         f"自動採点: 採点 {len(report.done)} 件、変更なしのため省略 {len(report.skipped)} 件、失敗 {len(report.failures)} 件"
     )
+    for staff_id, assignment, note in report.notes:
+        print(f"  補正 {staff_id} {assignment}: {note}")
     if report.backup:
         print(f"  採点前の成績簿のバックアップ: {report.backup}")
     for failure in report.failures:
@@ -163,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         "autograde", cmd_autograde, "回収した提出物を自動採点します（新しい提出・変更された提出のみ）", modules=True
     )
     grade.add_argument("--force", action="store_true", help="採点済みの提出もすべて採点し直します")
+    grade.add_argument("--workers", type=int, metavar="数", help="並列に採点する数（既定: CPU のコア数）")
+    grade.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="サンドボックス（bubblewrap）なしで採点します。職員のコードが講師の権限で動くため、試行環境以外では使わないでください",
+    )
     add("feedback", cmd_feedback, "採点結果のフィードバックを作成し、職員に返却します", modules=True)
     add("completion", cmd_completion, "修了状況の集計を表示します")
     out = add("export", cmd_export, f"人事課向けの {export.WORKBOOK_NAME} と CSV を出力します")

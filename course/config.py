@@ -56,7 +56,7 @@ class Course:
         if runtime is not None:
             runtime = runtime.resolve()
             overrides = Config()
-            overrides.CourseDirectory.db_url = f"sqlite:///{runtime / 'gradebook' / 'gradebook.db'}"
+            overrides.CourseDirectory.db_url = f"sqlite:///{runtime / 'gradebook' / 'gradebook.db'}?timeout=60"
             overrides.CourseDirectory.submitted_directory = str(runtime / "submitted")
             overrides.CourseDirectory.autograded_directory = str(runtime / "autograde")
             overrides.CourseDirectory.feedback_directory = str(runtime / "feedback")
@@ -113,7 +113,9 @@ class Course:
     def gradebook_file(self) -> Path | None:
         """The SQLite file behind db_url, or None for a server database such as PostgreSQL."""
         prefix = "sqlite:///"
-        return Path(self.db_url.removeprefix(prefix)) if self.db_url.startswith(prefix) else None
+        if not self.db_url.startswith(prefix):
+            return None
+        return Path(self.db_url.removeprefix(prefix).split("?", 1)[0])
 
     def api(self, extra: Config | None = None) -> NbGraderAPI:
         """A fresh nbgrader API object bound to this course, with ``extra`` settings layered on top."""

@@ -20,7 +20,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
 from traitlets.config import Config
 
-from course import completion, curriculum, export, grading, roster
+from course import completion, curriculum, export, grader, grading, roster
 from course.config import Course
 from course.curriculum import Module
 from course.gradebook import load_staff, open_gradebook
@@ -163,7 +163,7 @@ def run(*, course_root: Path, runtime: Path, roster_file: Path | None = None) ->
             )
             profiles[profile] = profiles.get(profile, 0) + 1
     grading.collect(course=course, modules=modules)
-    graded = grading.autograde(course=course, modules=modules)
+    graded = grader.autograde(course=course, modules=modules)
     manual = simulate_manual_grading(course, modules)
     grading.feedback(course=course, modules=modules)
     result = export.export(course=course, curriculum=cur)

@@ -54,6 +54,11 @@ def ensure_database(course: Course) -> None:
                 connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
                 connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
             metadata.create_all(connection)
+        if engine.dialect.name == "sqlite":
+            # Parallel graders write at the same time: with WAL readers never block the writer, and writers wait
+            # for each other up to the URL's timeout (nbgrader_config.py).
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
     finally:
         engine.dispose()
 

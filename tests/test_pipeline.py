@@ -8,7 +8,7 @@ import pytest
 from nbgrader.api import Gradebook
 from openpyxl import load_workbook
 
-from course import demo, export
+from course import demo, export, grader
 from course.config import Course
 from course.curriculum import load_curriculum
 from tests.conftest import STAFF_ROWS, write_csv
@@ -58,8 +58,6 @@ def test_demo_pipeline_on_a_small_roster(course_root: Path, tmp_path: Path):
 
 def test_autograde_is_incremental(course_root: Path, tmp_path: Path):
     """A second autograde run skips unchanged submissions; --force grades them again."""
-    from course import grading
-
     roster_file = write_csv(tmp_path / "roster.csv", STAFF_ROWS[:1])
     runtime = tmp_path / "demo"
     original = demo.choose_profile
@@ -70,7 +68,7 @@ def test_autograde_is_incremental(course_root: Path, tmp_path: Path):
         demo.choose_profile = original
     course = Course.load(course_root, runtime=runtime)
     modules = load_curriculum().available(course.source_dir)
-    again = grading.autograde(course=course, modules=modules, progress=False)
+    again = grader.autograde(course=course, modules=modules, progress=False)
     assert (again.done, len(again.skipped)) == ((), 1)
-    forced = grading.autograde(course=course, modules=modules, force=True, progress=False)
+    forced = grader.autograde(course=course, modules=modules, force=True, progress=False)
     assert len(forced.done) == 1 and forced.backup is not None and forced.backup.is_file()

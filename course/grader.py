@@ -1,0 +1,283 @@
+"""`python -m course autograde`: parallel, sandboxed autograding with nbgrader's own machinery.
+
+One run:
+1. find new or changed submissions (a marker written after a successful grading, so an interrupted run simply
+   grades the rest next time);
+2. back up the gradebook;
+3. pre-flight each submission into a staging folder (``course.preflight``);
+4. grade them in parallel workers. Each worker is a fork of this process (no start-up cost per student) with its
+   own kernel zygote in its own bubblewrap sandbox, and runs nbgrader's Autograde converter (its preprocessors,
+   checksums and gradebook writes), with the Execute step replaced by ``GuardedExecute``;
+5. collect every result; a failing submission gets a Japanese reason and the run goes on for everyone else.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sqlite3
+import tempfile
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from queue import Empty
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
+from sqlalchemy.exc import SAWarning
+from tqdm import tqdm
+from traitlets.config import Config
+
+from course import sandbox
+from course.config import Course, CourseError
+from course.curriculum import Module
+from course.gradebook import ensure_database, load_staff, open_gradebook
+from course.preflight import SubmissionRejected, stage
+from course.preprocessors import GuardedExecute, LimitOutputBytes
+
+MARKER = ".sano-graded"  # written into autograde/<staff>/<module>/ after a successful grading
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One submission that could not be graded, with a reason an instructor can act on."""
+
+    staff_id: str
+    assignment: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class GradingReport:
+    done: tuple[tuple[str, str], ...] = ()  # (staff_id, assignment)
+    skipped: tuple[tuple[str, str], ...] = ()  # unchanged since the last grading
+    failures: tuple[Failure, ...] = ()
+    notes: tuple[tuple[str, str, str], ...] = ()  # (staff_id, assignment, what pre-flight repaired)
+    backup: Path | None = None
+    sandboxed: bool = True
+
+
+def _stamp(folder: Path) -> str:
+    file = folder / "timestamp.txt"
+    return file.read_text(encoding="utf-8").strip() if file.is_file() else ""
+
+
+def pending_submissions(
+    *, course: Course, modules: Iterable[Module], force: bool = False
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(to grade, unchanged): unchanged means graded successfully from a submission with the same timestamp."""
+    todo: list[tuple[str, str]] = []
+    unchanged: list[tuple[str, str]] = []
+    for module in modules:
+        for submitted in sorted(course.submitted_dir.glob(f"*/{module.assignment}")):
+            if not submitted.is_dir():
+                continue
+            marker = course.autograde_dir / submitted.parent.name / module.assignment / MARKER
+            same = marker.is_file() and marker.read_text(encoding="utf-8") == _stamp(submitted)
+            (unchanged if same and not force else todo).append((submitted.parent.name, module.assignment))
+    return todo, unchanged
+
+
+def backup_gradebook(course: Course) -> Path | None:
+    """A consistent copy of the SQLite gradebook (sqlite3's online backup), kept in gradebook/backups/."""
+    source = course.gradebook_file
+    if source is None or not source.is_file():
+        return None
+    folder = source.parent / "backups"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"gradebook-{datetime.now(course.timezone):%Y%m%d-%H%M%S-%f}.db"
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    return target
+
+
+def grading_config(settings: sandbox.GraderSettings, staging: Path) -> Config:
+    """nbgrader settings of a grading worker: staged input, guarded execution, byte-limited output."""
+    config = Config()
+    config.CourseDirectory.submitted_directory = str(staging)
+    config.Autograde.autograde_preprocessors = [
+        GuardedExecute,
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        LimitOutputBytes,
+        SaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]
+    config.Execute.timeout = settings.limits.cell_timeout
+    config.Execute.shutdown_kernel = "immediate"  # the zygote kills whatever is left anyway
+    config.LimitOutputBytes.max_bytes = settings.limits.output_kb * 1024
+    return config
+
+
+def _worker(
+    index: int,
+    course: Course,
+    settings: sandbox.GraderSettings,
+    sandboxed: bool,
+    scratch_root: Path,
+    tasks: multiprocessing.Queue,
+    results: multiprocessing.Queue,
+) -> None:
+    """One grading worker: a zygote of its own, then nbgrader's Autograde for each task until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
+    warnings.simplefilter("ignore", SAWarning)  # nbgrader's ORM under SQLAlchemy 2.x; results unaffected
+    zygote = sandbox.Zygote(scratch=sandbox.worker_scratch(scratch_root, index), settings=settings, sandboxed=sandboxed)
+    sandbox.CURRENT["zygote"] = zygote
+    api = course.api(grading_config(settings, scratch_root / "staging"))
+    try:
+        while (task := tasks.get()) is not None:
+            staff_id, assignment, stamp = task
+            result = api.autograde(assignment, staff_id, force=True, create=False)
+            zygote.reset()
+            if result.get("success"):
+                (course.autograde_dir / staff_id / assignment / MARKER).write_text(stamp, encoding="utf-8")
+                results.put((staff_id, assignment, None))
+            else:
+                results.put((staff_id, assignment, _failure_reason(str(result.get("log", "")))))
+    finally:
+        zygote.close()
+
+
+def _failure_reason(log: str) -> str:
+    lines = [line for line in log.splitlines() if "[ERROR]" in line or "Error" in line]
+    detail = lines[-1].strip() if lines else "詳細は nbgrader の記録を確認してください。"
+    return f"自動採点できませんでした（{detail[:300]}）"
+
+
+def autograde(
+    *,
+    course: Course,
+    modules: Iterable[Module],
+    force: bool = False,
+    progress: bool = True,
+    allow_unsandboxed: bool = False,
+    workers: int | None = None,
+) -> GradingReport:
+    """Grade every new or changed submission in parallel, sandboxed workers."""
+    modules = list(modules)
+    settings = sandbox.load_grader_settings()
+    problem = sandbox.sandbox_problem()
+    if problem and not allow_unsandboxed:
+        msg = (
+            f"サンドボックスが使えないため、採点を中止しました。{problem}\n"
+            "職員のコードを講師の権限で実行することになるため、危険を承知のうえで続ける場合だけ "
+            "--unsafe-no-sandbox を付けてください。"
+        )
+        raise CourseError(msg)
+    todo, unchanged = pending_submissions(course=course, modules=modules, force=force)
+    if not todo:
+        return GradingReport(skipped=tuple(unchanged), sandboxed=problem is None)
+    ensure_database(course)
+    with open_gradebook(course) as gb:
+        known_assignments = {a.name for a in gb.assignments}
+    if missing := sorted({assignment for _, assignment in todo} - known_assignments):
+        msg = f"成績簿に {', '.join(missing)} が登録されていません。先に python -m course release を実行してください。"
+        raise CourseError(msg)
+    backup = backup_gradebook(course)
+    known_staff = {person.staff_id for person in load_staff(course=course)}
+    failures: list[Failure] = []
+    notes: list[tuple[str, str, str]] = []
+    done: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="sano-grader-") as scratch:
+        scratch_root = Path(scratch)
+        scratch_root.chmod(0o755)
+        ready: list[tuple[str, str, str]] = []
+        for staff_id, assignment in todo:
+            if staff_id not in known_staff:
+                reason = "名簿にない職員番号です。名簿を取り込んでから、もう一度採点してください。"
+                failures.append(Failure(staff_id, assignment, reason))
+                continue
+            submitted = course.submitted_dir / staff_id / assignment
+            try:
+                staged = stage(
+                    submitted=submitted,
+                    release=course.release_dir / assignment,
+                    staging=scratch_root / "staging" / staff_id / assignment,
+                )
+            except SubmissionRejected as error:
+                failures.append(Failure(staff_id, assignment, str(error)))
+                continue
+            notes += [(staff_id, assignment, note) for note in staged.notes]
+            ready.append((staff_id, assignment, _stamp(submitted)))
+        done, failed = _run_workers(
+            course=course,
+            settings=settings,
+            sandboxed=problem is None,
+            scratch_root=scratch_root,
+            tasks=ready,
+            workers=workers or settings.worker_count,
+            progress=progress,
+        )
+        failures += failed
+    return GradingReport(
+        done=tuple(done),
+        skipped=tuple(unchanged),
+        failures=tuple(failures),
+        notes=tuple(notes),
+        backup=backup,
+        sandboxed=problem is None,
+    )
+
+
+def _run_workers(
+    *,
+    course: Course,
+    settings: sandbox.GraderSettings,
+    sandboxed: bool,
+    scratch_root: Path,
+    tasks: list[tuple[str, str, str]],
+    workers: int,
+    progress: bool,
+) -> tuple[list[tuple[str, str]], list[Failure]]:
+    if not tasks:
+        return [], []
+    context = multiprocessing.get_context("fork")  # workers inherit the imported nbgrader: no start-up per worker
+    task_queue: multiprocessing.Queue = context.Queue()
+    result_queue: multiprocessing.Queue = context.Queue()
+    for task in tasks:
+        task_queue.put(task)
+    count = max(1, min(workers, len(tasks)))
+    for _ in range(count):
+        task_queue.put(None)
+    processes = [
+        context.Process(
+            target=_worker,
+            args=(i, course, settings, sandboxed, scratch_root, task_queue, result_queue),
+            daemon=True,
+        )
+        for i in range(count)
+    ]
+    for process in processes:
+        process.start()
+    done: list[tuple[str, str]] = []
+    failures: list[Failure] = []
+    bar = tqdm(total=len(tasks), desc="採点中", unit="件", disable=not progress)
+    try:
+        while len(done) + len(failures) < len(tasks):
+            try:
+                staff_id, assignment, reason = result_queue.get(timeout=1)
+            except Empty:
+                if not any(p.is_alive() for p in processes):
+                    break
+                continue
+            if reason is None:
+                done.append((staff_id, assignment))
+            else:
+                failures.append(Failure(staff_id, assignment, reason))
+            bar.update(1)
+    finally:
+        bar.close()
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join(timeout=10)
+    finished = set(done) | {(f.staff_id, f.assignment) for f in failures}
+    for staff_id, assignment, _ in tasks:
+        if (staff_id, assignment) not in finished:
+            reason = "採点の途中で処理が止まりました。もう一度 autograde を実行してください。"
+            failures.append(Failure(staff_id, assignment, reason))
+    return done, failures
