@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import shutil
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,14 +141,16 @@ def simulate_manual_grading(course: Course, modules: Iterable[Module]) -> int:
     return graded
 
 
-def run(*, course_root: Path, runtime: Path, roster_file: Path | None = None) -> tuple[export.ExportResult, list[str]]:
+def run(
+    *, course_root: Path, runtime: Path, roster_file: Path | None = None, module_ids: Sequence[str] | None = None
+) -> tuple[export.ExportResult, list[str]]:
     """Run the whole demo in ``runtime`` (wiped first). Returns the export and a Japanese summary."""
     shutil.rmtree(runtime, ignore_errors=True)
     course = Course.load(course_root, runtime=runtime)
     # Every simulated member of staff is the same OS user here, so nbgrader's owner check would only warn.
     course.config.ExchangeCollect.check_owner = False
     cur = curriculum.load_curriculum()
-    modules = cur.available(course.source_dir)
+    modules = grading.select_modules(cur, course, module_ids)
 
     report = roster.import_roster(course=course, path=roster_file or course_root / "demo" / "roster.csv")
     staff = [s for s in load_staff(course=course) if s.current]

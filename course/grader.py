@@ -129,10 +129,12 @@ def _worker(
     sandbox.CURRENT["zygote"] = zygote
     api = course.api(grading_config(settings, scratch_root / "staging"))
     try:
+        zygote.prefork()
         while (task := tasks.get()) is not None:
             staff_id, assignment, stamp = task
             result = api.autograde(assignment, staff_id, force=True, create=False)
             zygote.reset()
+            zygote.prefork()
             if result.get("success"):
                 (course.autograde_dir / staff_id / assignment / MARKER).write_text(stamp, encoding="utf-8")
                 results.put((staff_id, assignment, None))

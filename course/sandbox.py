@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.connect import KernelConnectionInfo, write_connection_file
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 
@@ -166,6 +166,15 @@ def bwrap_command(*, scratch: Path, settings: GraderSettings, sandboxed: bool = 
     return command + program
 
 
+@dataclass(frozen=True)
+class PendingKernel:
+    """A kernel forked ahead of time, waiting for the next submission."""
+
+    pid: int
+    connection_file: Path
+    nonce: str
+
+
 class Zygote:
     """One worker's warm kernel factory, living in its own sandbox and scratch folder."""
 
@@ -193,6 +202,8 @@ class Zygote:
             msg = f"採点用のカーネル環境を起動できませんでした（記録: {self._log.name}）。"
             raise CourseError(msg)
         self.preloaded: list[str] = list(ready.get("preloaded", []))
+        self.pending: PendingKernel | None = None
+        self._serial = 0
 
     def _read(self) -> dict[str, Any]:
         assert self._process.stdout is not None
@@ -208,6 +219,28 @@ class Zygote:
             self._process.stdin.write(json.dumps(payload) + "\n")
             self._process.stdin.flush()
             return self._read()
+
+    def prefork(self) -> None:
+        """Start the next kernel now, while the grader does nbgrader's bookkeeping: its start-up is hidden.
+
+        The kernel is fresh (no student code has run in it) and its folder is the empty work folder, into which the
+        next submission's files are copied just before it is used.
+        """
+        self._serial += 1
+        connection_file = self.scratch / "ipc" / f"kernel-{self._serial}.json"
+        write_connection_file(
+            str(connection_file), ip=str(self.scratch / "ipc" / f"k{self._serial}"), transport="ipc",
+            key=secrets.token_hex(32).encode(),
+        )  # fmt: skip
+        if self.sandboxed and os.geteuid() == 0:
+            os.chown(connection_file, self.settings.uid, self.settings.gid)
+        nonce = secrets.token_hex(16)
+        pid = self.fork_kernel(connection_file=connection_file, cwd=self.scratch / "work", nonce=nonce)
+        self.pending = PendingKernel(pid=pid, connection_file=connection_file, nonce=nonce)
+
+    def take_pending(self) -> PendingKernel | None:
+        pending, self.pending = self.pending, None
+        return pending
 
     def fork_kernel(self, *, connection_file: Path, cwd: Path, nonce: str) -> int:
         reply = self.request(
@@ -270,7 +303,10 @@ class ZygoteProvisioner(LocalProvisioner):
         if zygote.sandboxed and os.geteuid() == 0:
             for path in [work, *work.rglob("*"), Path(km.connection_file)]:
                 os.chown(path, zygote.settings.uid, zygote.settings.gid, follow_symlinks=False)
-        self.pid = zygote.fork_kernel(connection_file=Path(km.connection_file), cwd=work, nonce=km.guard_nonce)
+        if km.pending is not None:
+            self.pid = km.pending.pid
+        else:
+            self.pid = zygote.fork_kernel(connection_file=Path(km.connection_file), cwd=work, nonce=km.guard_nonce)
         return self.connection_info
 
     async def poll(self) -> int | None:
@@ -307,10 +343,18 @@ class SandboxKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         zygote = CURRENT["zygote"]
-        self.transport = "ipc"
-        self.ip = str(zygote.scratch / "ipc" / "k")
-        self.connection_file = str(zygote.scratch / "ipc" / "kernel.json")
-        self.guard_nonce = secrets.token_hex(16)
+        self.pending = zygote.take_pending()
+        if self.pending is not None:
+            # Adopt the kernel forked ahead of time: its connection file is already written.
+            self.load_connection_file(str(self.pending.connection_file))
+            self.connection_file = str(self.pending.connection_file)
+            self._connection_file_written = True
+            self.guard_nonce = self.pending.nonce
+        else:
+            self.transport = "ipc"
+            self.ip = str(zygote.scratch / "ipc" / "k")
+            self.connection_file = str(zygote.scratch / "ipc" / "kernel.json")
+            self.guard_nonce = secrets.token_hex(16)
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
         if self.provisioner is None:
