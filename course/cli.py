@@ -102,6 +102,8 @@ def cmd_autograde(args: argparse.Namespace, course: Course) -> int:
 def cmd_feedback(args: argparse.Namespace, course: Course) -> int:
     result = grading.feedback(course=course, modules=_modules(args, course))
     print(f"フィードバックを返却しました: {', '.join(result.assignments) or 'なし（採点済みの提出がありません）'}")
+    for note in result.notes:
+        print(f"  注意: {note}")
     return 0
 
 

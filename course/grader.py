@@ -144,10 +144,33 @@ def _worker(
         zygote.close()
 
 
+# What nbgrader's log says → what the instructor reads. The first match wins.
+FAILURE_REASONS = (
+    ("DeadKernel", "採点中にカーネルが止まりました。メモリの使いすぎか、処理を強制終了するコードの可能性があります。"),
+    ("Kernel died", "採点中にカーネルが止まりました。メモリの使いすぎか、処理を強制終了するコードの可能性があります。"),
+    (
+        "CellTimeoutError",
+        "時間内に終わらないセルがあり、中断しても止まりませんでした。無限ループがないか確認するよう伝えてください。",
+    ),
+    ("SchemaTooOld", "採点用のセルの情報が壊れています。元のノートブックを取得し直して再提出するよう伝えてください。"),
+    (
+        "MissingEntry",
+        "成績簿にない採点用のセルがあります。元のノートブックを取得し直して再提出するよう伝えてください。",
+    ),
+    (
+        "does not exist in the database",
+        "成績簿にない採点用のセルがあります。元のノートブックを取得し直して再提出するよう伝えてください。",
+    ),
+)
+
+
 def _failure_reason(log: str) -> str:
+    for needle, reason in FAILURE_REASONS:
+        if needle in log:
+            return reason
     lines = [line for line in log.splitlines() if "[ERROR]" in line or "Error" in line]
-    detail = lines[-1].strip() if lines else "詳細は nbgrader の記録を確認してください。"
-    return f"自動採点できませんでした（{detail[:300]}）"
+    detail = lines[-1].strip()[:300] if lines else "詳細は nbgrader の記録を確認してください"
+    return f"自動採点できませんでした（{detail}）。"
 
 
 def autograde(
@@ -158,10 +181,11 @@ def autograde(
     progress: bool = True,
     allow_unsandboxed: bool = False,
     workers: int | None = None,
+    settings: sandbox.GraderSettings | None = None,
 ) -> GradingReport:
-    """Grade every new or changed submission in parallel, sandboxed workers."""
+    """Grade every new or changed submission in parallel, sandboxed workers (settings: course/grader.toml)."""
     modules = list(modules)
-    settings = sandbox.load_grader_settings()
+    settings = settings or sandbox.load_grader_settings()
     problem = sandbox.sandbox_problem()
     if problem and not allow_unsandboxed:
         msg = (

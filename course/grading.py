@@ -101,10 +101,21 @@ def feedback(*, course: Course, modules: Iterable[Module]) -> StepReport:
     extra.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
     api = _api(course, extra)
     done = []
+    notes: list[str] = []
     for module in modules:
         if not any(course.autograde_dir.glob(f"*/{module.assignment}")):
             continue
         _check(api.generate_feedback(module.assignment), f"{module.id} のフィードバック作成")
-        _check(api.release_feedback(module.assignment), f"{module.id} のフィードバック返却")
+        for folder in sorted(course.feedback_dir.glob(f"*/{module.assignment}")):
+            staff_id = folder.parent.name
+            # Only what came through the exchange can go back through it: nbgrader needs the submission's secret.
+            if not (course.submitted_dir / staff_id / module.assignment / "submission_secret.txt").is_file():
+                notes.append(
+                    f"{staff_id} {module.id}: 交換フォルダ経由の提出ではないため、フィードバックは返却していません。"
+                )
+                continue
+            _check(
+                api.release_feedback(module.assignment, staff_id), f"{staff_id} への {module.id} のフィードバック返却"
+            )
         done.append(module.assignment)
-    return StepReport(assignments=tuple(done))
+    return StepReport(assignments=tuple(done), notes=tuple(notes))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +93,9 @@ def stage(*, submitted: Path, release: Path, staging: Path) -> Staged:
         if not path.is_file():
             continue
         try:
-            nb = nbformat.read(path, as_version=4)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # nbformat renames duplicated cell ids itself
+                nb = nbformat.read(path, as_version=4)
         except Exception as error:  # nbformat raises several kinds for broken files
             msg = f"{release_nb.name} が壊れていて読めません（{type(error).__name__}）。職員に保存し直して再提出するよう依頼してください。"
             raise SubmissionRejected(msg) from error
