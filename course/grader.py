@@ -36,6 +36,7 @@ from course.curriculum import Module
 from course.gradebook import ensure_database, load_staff, open_gradebook
 from course.preflight import SubmissionRejected, stage
 from course.preprocessors import GuardedExecute, LimitOutputBytes
+from course.zygote import PR_SET_PDEATHSIG, prctl
 
 MARKER = ".sano-graded"  # written into autograde/<staff>/<module>/ after a successful grading
 
@@ -124,6 +125,7 @@ def _worker(
 ) -> None:
     """One grading worker: a zygote of its own, then nbgrader's Autograde for each task until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # if the parent is killed outright, so is this worker (and its zygote)
     warnings.simplefilter("ignore", SAWarning)  # nbgrader's ORM under SQLAlchemy 2.x; results unaffected
     zygote = sandbox.Zygote(scratch=sandbox.worker_scratch(scratch_root, index), settings=settings, sandboxed=sandboxed)
     sandbox.CURRENT["zygote"] = zygote

@@ -37,7 +37,7 @@ LIMITS = {
 }
 
 
-def _prctl(option: int, value: int) -> None:
+def prctl(option: int, value: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(option, value, 0, 0, 0)
 
@@ -57,7 +57,7 @@ def _run_kernel(request: dict[str, object]) -> None:
     """In the forked child: become a kernel. Never returns."""
     try:
         os.setsid()
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         devnull = os.open(os.devnull, os.O_RDWR)
         log = os.open(str(request["log"]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(devnull, 0)
@@ -126,7 +126,7 @@ def _state(pid: int) -> str:
 def serve(preload: list[str]) -> None:
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # anything printed by imports goes to stderr, never into the protocol
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
     started = time.monotonic()
     loaded = []
     for name in preload:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -74,3 +80,71 @@ def test_autograde_is_incremental(course_root: Path, tmp_path: Path):
     assert (again.done, len(again.skipped)) == ((), 1)
     forced = grader.autograde(course=course, modules=modules, force=True, progress=False)
     assert len(forced.done) == 1 and forced.backup is not None and forced.backup.is_file()
+
+
+def test_regrading_keeps_manual_grades_and_comments(course_root: Path, tmp_path: Path):
+    """A forced re-grade leaves the instructor's manual score and comment in place."""
+    roster_file = write_csv(tmp_path / "roster.csv", STAFF_ROWS[:1])
+    runtime = tmp_path / "demo"
+    original = demo.choose_profile
+    demo.choose_profile = lambda person, module: "correct"
+    try:
+        demo.run(course_root=course_root, runtime=runtime, roster_file=roster_file, module_ids=["B03"])
+    finally:
+        demo.choose_profile = original
+    course = Course.load(course_root, runtime=runtime)
+    gb = Gradebook(course.db_url, course.course_id)
+    try:
+        grade = gb.find_grade("reflection", "b03", "b03", "100001")
+        grade.manual_score = 2.0
+        comment = gb.find_comment("reflection", "b03", "b03", "100001")
+        comment.manual_comment = "具体的でよく書けています。"
+        gb.db.commit()
+    finally:
+        gb.close()
+    grader.autograde(course=course, modules=[load_curriculum().modules["B03"]], force=True, progress=False)
+    gb = Gradebook(course.db_url, course.course_id)
+    try:
+        assert gb.find_grade("reflection", "b03", "b03", "100001").manual_score == 2.0
+        assert gb.find_comment("reflection", "b03", "b03", "100001").manual_comment == "具体的でよく書けています。"
+    finally:
+        gb.close()
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+def test_an_interrupted_run_can_simply_be_started_again(course_root: Path, tmp_path: Path, how: signal.Signals):
+    """Ctrl-C or kill -9 in the middle of grading: the gradebook stays intact and the next run grades the rest."""
+    roster_file = write_csv(tmp_path / "roster.csv", STAFF_ROWS)
+    runtime = tmp_path / "demo"
+    original = demo.choose_profile
+    demo.choose_profile = lambda person, module: "correct"
+    try:
+        demo.run(course_root=course_root, runtime=runtime, roster_file=roster_file, module_ids=["B03"])
+    finally:
+        demo.choose_profile = original
+    course = Course.load(course_root, runtime=runtime)
+    markers = list(course.autograde_dir.glob(f"*/b03/{grader.MARKER}"))
+    for marker in markers:
+        marker.unlink()  # as if never graded: the next run must grade all four again
+    command = [sys.executable, "-m", "course", "--runtime", str(runtime), "autograde", "B03", "--workers", "1"]
+    env = {**os.environ, "COURSE_ROOT": str(course_root)}
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while not list(course.autograde_dir.glob(f"*/b03/{grader.MARKER}")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, how)
+    process.wait(timeout=60)
+    graded_before = len(list(course.autograde_dir.glob(f"*/b03/{grader.MARKER}")))
+    assert 1 <= graded_before < 4
+    with sqlite3.connect(course.gradebook_file) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    again = grader.autograde(course=course, modules=[load_curriculum().modules["B03"]], progress=False)
+    assert len(again.done) == 4 - graded_before and not again.failures
+    gb = Gradebook(course.db_url, course.course_id)
+    try:
+        scores = {s.student_id: (s.code_score, s.max_code_score) for s in gb.assignment_submissions("b03")}
+    finally:
+        gb.close()
+    assert all(score == maximum > 0 for score, maximum in scores.values())
