@@ -22,23 +22,25 @@ from tests.conftest import STAFF_ROWS, write_csv
 pytestmark = pytest.mark.pipeline
 
 
-def test_demo_pipeline_on_a_small_roster(course_root: Path, tmp_path: Path):
-    """Four fictional staff run through the demo; the workbook agrees with the gradebook for every one of them."""
-    roster_file = write_csv(tmp_path / "roster.csv", STAFF_ROWS)
+def _run_demo(course_root: Path, tmp_path: Path, rows: tuple, profile: object) -> tuple[Course, tuple]:
+    """The demo on ``rows`` with a fixed answer profile (a name, or a dict per 職員番号), for module B03 only."""
+    roster_file = write_csv(tmp_path / "roster.csv", rows)
     runtime = tmp_path / "demo"
-    profiles = {"100001": "correct", "100002": "blank", "100003": "wrong", "100004": "absent"}
     original = demo.choose_profile
-    demo.choose_profile = lambda person, module: profiles[person.staff_id]  # fixed spread of answers
+    demo.choose_profile = lambda person, module: profile[person.staff_id] if isinstance(profile, dict) else profile
     try:
-        result, summary = demo.run(
-            course_root=course_root, runtime=runtime, roster_file=roster_file, module_ids=["B03"]
-        )
+        outcome = demo.run(course_root=course_root, runtime=runtime, roster_file=roster_file, module_ids=["B03"])
     finally:
         demo.choose_profile = original
+    return Course.load(course_root, runtime=runtime), outcome
+
+
+def test_demo_pipeline_on_a_small_roster(course_root: Path, tmp_path: Path):
+    """Four fictional staff run through the demo; the workbook agrees with the gradebook for every one of them."""
+    profiles = {"100001": "correct", "100002": "blank", "100003": "wrong", "100004": "absent"}
+    course, (result, summary) = _run_demo(course_root, tmp_path, STAFF_ROWS, profiles)
     assert result.workbook.name == "修了状況一覧.xlsx" and result.workbook.is_file()
     assert any("B03 の状況" in line for line in summary)
-
-    course = Course.load(course_root, runtime=runtime)
     gb = Gradebook(course.db_url, course.course_id)
     try:
         scores = {s.student_id: (s.code_score, s.max_code_score) for s in gb.assignment_submissions("b03")}
@@ -66,15 +68,7 @@ def test_demo_pipeline_on_a_small_roster(course_root: Path, tmp_path: Path):
 
 def test_autograde_is_incremental(course_root: Path, tmp_path: Path):
     """A second autograde run skips unchanged submissions; --force grades them again."""
-    roster_file = write_csv(tmp_path / "roster.csv", STAFF_ROWS[:1])
-    runtime = tmp_path / "demo"
-    original = demo.choose_profile
-    demo.choose_profile = lambda person, module: "correct"
-    try:
-        demo.run(course_root=course_root, runtime=runtime, roster_file=roster_file, module_ids=["B03"])
-    finally:
-        demo.choose_profile = original
-    course = Course.load(course_root, runtime=runtime)
+    course, _ = _run_demo(course_root, tmp_path, STAFF_ROWS[:1], "correct")
     modules = [load_curriculum().modules["B03"]]
     again = grader.autograde(course=course, modules=modules, progress=False)
     assert (again.done, len(again.skipped)) == ((), 1)
@@ -84,15 +78,7 @@ def test_autograde_is_incremental(course_root: Path, tmp_path: Path):
 
 def test_regrading_keeps_manual_grades_and_comments(course_root: Path, tmp_path: Path):
     """A forced re-grade leaves the instructor's manual score and comment in place."""
-    roster_file = write_csv(tmp_path / "roster.csv", STAFF_ROWS[:1])
-    runtime = tmp_path / "demo"
-    original = demo.choose_profile
-    demo.choose_profile = lambda person, module: "correct"
-    try:
-        demo.run(course_root=course_root, runtime=runtime, roster_file=roster_file, module_ids=["B03"])
-    finally:
-        demo.choose_profile = original
-    course = Course.load(course_root, runtime=runtime)
+    course, _ = _run_demo(course_root, tmp_path, STAFF_ROWS[:1], "correct")
     gb = Gradebook(course.db_url, course.course_id)
     try:
         grade = gb.find_grade("reflection", "b03", "b03", "100001")
@@ -114,19 +100,11 @@ def test_regrading_keeps_manual_grades_and_comments(course_root: Path, tmp_path:
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
 def test_an_interrupted_run_can_simply_be_started_again(course_root: Path, tmp_path: Path, how: signal.Signals):
     """Ctrl-C or kill -9 in the middle of grading: the gradebook stays intact and the next run grades the rest."""
-    roster_file = write_csv(tmp_path / "roster.csv", STAFF_ROWS)
-    runtime = tmp_path / "demo"
-    original = demo.choose_profile
-    demo.choose_profile = lambda person, module: "correct"
-    try:
-        demo.run(course_root=course_root, runtime=runtime, roster_file=roster_file, module_ids=["B03"])
-    finally:
-        demo.choose_profile = original
-    course = Course.load(course_root, runtime=runtime)
+    course, _ = _run_demo(course_root, tmp_path, STAFF_ROWS, "correct")
     markers = list(course.autograde_dir.glob(f"*/b03/{grader.MARKER}"))
     for marker in markers:
         marker.unlink()  # as if never graded: the next run must grade all four again
-    command = [sys.executable, "-m", "course", "--runtime", str(runtime), "autograde", "B03", "--workers", "1"]
+    command = [sys.executable, "-m", "course", "--runtime", str(course.runtime), "autograde", "B03", "--workers", "1"]
     env = {**os.environ, "COURSE_ROOT": str(course_root)}
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
