@@ -12,19 +12,28 @@ export MPLCONFIGDIR := $(CURDIR)/runtime/jupyter/matplotlib
 export PYTHONUTF8 := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install demo test lint build clean dirs sandbox
+.PHONY: install demo test lint build clean dirs sandbox postgres
 
 install: $(STAMP) dirs sandbox
 
-# Autograding runs student code inside bubblewrap (Debian package "bubblewrap"). Installed here when we may.
-sandbox:
-	@command -v bwrap >/dev/null 2>&1 || { \
+# Debian packages, installed here when we may (root with apt-get), otherwise asked of the administrator.
+define apt_need
+	@command -v $(1) >/dev/null 2>&1 || ls $(1) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "bubblewrap を導入します (apt-get install bubblewrap)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	    echo "$(2) を導入します (apt-get install $(2))"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
 	  else \
-	    echo "採点用のサンドボックス bubblewrap がありません。管理者に apt-get install bubblewrap を依頼してください。" >&2; exit 1; \
+	    echo "$(2) がありません。管理者に apt-get install $(2) を依頼してください。" >&2; exit 1; \
 	  fi; }
+endef
+
+# Autograding runs student code inside bubblewrap.
+sandbox:
+	$(call apt_need,bwrap,bubblewrap)
+
+# The tests also run the gradebook on a throwaway PostgreSQL server.
+postgres:
+	$(call apt_need,/usr/lib/postgresql/*/bin/initdb,postgresql)
 
 dirs:
 	@mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
@@ -41,7 +50,7 @@ $(STAMP): pyproject.toml
 demo: install
 	$(PY) -m course demo
 
-test: install lint
+test: install postgres lint
 	$(PY) -m pytest
 
 lint: install
