@@ -20,6 +20,9 @@ c.CourseDirectory.db_url = f"sqlite:///{HERE / 'gradebook' / 'gradebook.db'}?tim
 # The exchange defaults to an ignored runtime folder of the repo; JupyterHub sets COURSE_EXCHANGE_ROOT.
 c.Exchange.root = os.environ.get("COURSE_EXCHANGE_ROOT", str(HERE / "runtime" / "exchange"))
 
+# Files a notebook writes while it runs (nbval runs the instructor version in place) are never released.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "output"]
+
 # Deadlines and timestamps are in Japan time, not UTC.
 c.Exchange.timezone = "Asia/Tokyo"
 c.NbGraderAPI.timezone = "Asia/Tokyo"
