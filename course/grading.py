@@ -1,5 +1,5 @@
-"""The nbgrader pipeline, driven in-process through nbgrader's Python API: build, release, collect, autograde,
-feedback. One long-lived process pays nbgrader's start-up once instead of once per command and student.
+"""The nbgrader pipeline around grading, driven in-process through nbgrader's Python API: build, release, collect
+and feedback (autograding itself is ``course.grader``). One process pays nbgrader's start-up once, not per student.
 """
 
 from __future__ import annotations
