@@ -25,7 +25,16 @@ from pathlib import Path
 from queue import Empty
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    ClearOutput,
+    DeduplicateIds,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
 from sqlalchemy.exc import SAWarning
 from tqdm import tqdm
 from traitlets.config import Config
@@ -35,7 +44,7 @@ from course.config import Course, CourseError
 from course.curriculum import Module
 from course.gradebook import ensure_database, load_staff, open_gradebook
 from course.preflight import SubmissionRejected, stage
-from course.preprocessors import GuardedExecute, LimitOutputBytes
+from course.preprocessors import CompiledCheckCellMetadata, GuardedExecute, LimitOutputBytes
 from course.zygote import PR_SET_PDEATHSIG, prctl
 
 MARKER = ".sano-graded"  # written into autograde/<staff>/<module>/ after a successful grading
@@ -98,6 +107,14 @@ def grading_config(settings: sandbox.GraderSettings, staging: Path) -> Config:
     """nbgrader settings of a grading worker: staged input, guarded execution, byte-limited output."""
     config = Config()
     config.CourseDirectory.submitted_directory = str(staging)
+    # nbgrader's two lists, with three substitutions: guarded execution, compiled metadata checks, byte limits.
+    config.Autograde.sanitize_preprocessors = [
+        ClearOutput,
+        DeduplicateIds,
+        OverwriteKernelspec,
+        OverwriteCells,
+        CompiledCheckCellMetadata,
+    ]
     config.Autograde.autograde_preprocessors = [
         GuardedExecute,
         IgnorePattern,
@@ -106,7 +123,7 @@ def grading_config(settings: sandbox.GraderSettings, staging: Path) -> Config:
         LimitOutputBytes,
         SaveAutoGrades,
         AssignLatePenalties,
-        CheckCellMetadata,
+        CompiledCheckCellMetadata,
     ]
     config.Execute.timeout = settings.limits.cell_timeout
     config.Execute.shutdown_kernel = "immediate"  # the zygote kills whatever is left anyway
