@@ -53,9 +53,6 @@ class Curriculum:
     modules: dict[str, Module]
     tracks: dict[str, Track]
 
-    def module_by_assignment(self, assignment: str) -> Module:
-        return next(m for m in self.modules.values() if m.assignment == assignment)
-
     def track_for_grade(self, grade: str) -> Track:
         return next(t for t in self.tracks.values() if t.grade == grade)
 

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import tomllib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -367,14 +366,3 @@ def worker_scratch(root: Path, index: int) -> Path:
     path = root / f"worker-{index}"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def describe(settings: GraderSettings, sandboxed: bool) -> Sequence[str]:
-    """Human-readable summary of how grading will run (for the CLI)."""
-    mode = "bubblewrap サンドボックス" if sandboxed else "サンドボックスなし（危険）"
-    limits = settings.limits
-    return [
-        f"採点: 並列 {settings.worker_count}、{mode}",
-        f"  制限: メモリ {limits.memory_mb}MB、CPU {limits.cpu_seconds}秒、セル {limits.cell_timeout}秒、"
-        f"出力 {limits.output_kb}KB/セル",
-    ]
