@@ -1,0 +1,214 @@
+"""The 進捗報告 (progress report) template that 業務デジタル化推進員 send to the task force.
+
+P04 and P05 build their reports with this module, so every department reports the same columns with the same
+meaning and the task force can put them side by side. A report is a table with one row per 取組 (initiative).
+The learner-facing messages are Japanese; every problem names the row and the column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from course.config import CourseError
+from course.spreadsheet import read_rows, write_atomic
+
+STEPS: dict[int, str] = {1: "基礎・リテラシー", 2: "スキル習得", 3: "現場実践", 4: "事例共有"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the template: its header, its kind and the explanation shown to learners."""
+
+    name: str
+    kind: str  # "date", "text", "staff_id", "step", "percent", "hours"
+    meaning: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("報告日", "date", "報告した日（YYYY-MM-DD）"),
+    Column("部", "text", "推進員の所属部"),
+    Column("課", "text", "推進員の所属課"),
+    Column("職員番号", "staff_id", "報告する推進員の職員番号（6桁）"),
+    Column("取組名", "text", "取組の短い名前（例: 窓口受付簿の電子化）"),
+    Column(
+        "ステップ",
+        "step",
+        "指針の4ステップのどこにいるか（1 基礎・リテラシー / 2 スキル習得 / 3 現場実践 / 4 事例共有）",
+    ),
+    Column("進捗率", "percent", "取組の進み具合（0〜100 の整数, %）"),
+    Column("現状時間", "hours", "改善前にその業務にかかる時間（時間/年）"),
+    Column("見込時間", "hours", "改善後に見込まれる時間（時間/年）"),
+    Column("削減時間", "hours", "現状時間 − 見込時間（時間/年）"),
+    Column("内容", "text", "何をしたか・何をするか"),
+    Column("課題", "text", "困っていること・支援してほしいこと（なければ「なし」）"),
+    Column("次の予定", "text", "次の報告までにすること"),
+)
+COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS)
+
+
+class ReportError(ValueError):
+    """A report that does not follow the template; ``problems`` lists every mistake in Japanese."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("進捗報告がテンプレートに合っていません:\n" + "\n".join(f"- {p}" for p in problems))
+
+
+def template(rows: int = 0) -> pd.DataFrame:
+    """An empty report (or ``rows`` blank rows) with the template's columns in order."""
+    return pd.DataFrame({name: [None] * rows for name in COLUMN_NAMES})
+
+
+def describe() -> pd.DataFrame:
+    """The template's columns and their meaning, for showing in a notebook."""
+    return pd.DataFrame({"列名": list(COLUMN_NAMES), "意味": [column.meaning for column in COLUMNS]})
+
+
+def _blank(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or _blank(value):
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _cell_problem(column: Column, value: object) -> str | None:
+    """Why ``value`` is not acceptable in ``column``, or None."""
+    if _blank(value):
+        return "空欄です"
+    text = str(value).strip()
+    if column.kind == "date":
+        if isinstance(value, dt.date | pd.Timestamp):
+            return None
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            return f"「{text}」は日付（YYYY-MM-DD）ではありません"
+        return None
+    if column.kind == "staff_id":
+        return (
+            None if text.isascii() and text.isdigit() and len(text) == 6 else f"「{text}」は6桁の職員番号ではありません"
+        )
+    if column.kind == "text":
+        return None
+    number = _number(value)
+    if number is None:
+        return f"「{text}」は数値ではありません"
+    if column.kind == "step":
+        return None if number in STEPS else f"{text} は 1〜4 のどれでもありません"
+    if column.kind == "percent":
+        return None if number.is_integer() and 0 <= number <= 100 else f"{text} は 0〜100 の整数ではありません"
+    return None if number >= 0 else f"{text} は 0 以上ではありません"
+
+
+def check(report: pd.DataFrame) -> list[str]:
+    """Every way ``report`` breaks the template, in Japanese; an empty list means it is valid.
+
+    Rows are numbered from 1 as a learner counts them in the displayed table.
+    """
+    if not isinstance(report, pd.DataFrame):
+        return [f"進捗報告は pandas の DataFrame にしてください（いまは {type(report).__name__} です）"]
+    problems: list[str] = []
+    missing = [name for name in COLUMN_NAMES if name not in report.columns]
+    extra = [str(name) for name in report.columns if name not in COLUMN_NAMES]
+    if missing:
+        problems.append("列が足りません: " + "、".join(missing))
+    if extra:
+        problems.append("テンプレートにない列があります: " + "、".join(extra))
+    if missing or extra:
+        return problems
+    if list(report.columns) != list(COLUMN_NAMES):
+        problems.append("列の順番がテンプレートと違います（progress_report.COLUMN_NAMES の順にしてください）")
+    if report.empty:
+        problems.append("取組が1行もありません")
+    for number, (_, row) in enumerate(report.iterrows(), start=1):
+        for column in COLUMNS:
+            problem = _cell_problem(column, row[column.name])
+            if problem:
+                problems.append(f"{number}行目「{column.name}」: {problem}")
+        now, later, saved = (_number(row[name]) for name in ("現状時間", "見込時間", "削減時間"))
+        if (
+            now is not None
+            and later is not None
+            and saved is not None
+            and not math.isclose(now - later, saved, abs_tol=0.05)
+        ):
+            problems.append(f"{number}行目「削減時間」: {saved:g} ですが、現状時間 − 見込時間 は {now - later:g} です")
+    return problems
+
+
+def normalise(report: pd.DataFrame) -> pd.DataFrame:
+    """A valid report with each column in its canonical type (dates as text, numbers as numbers)."""
+    problems = check(report)
+    if problems:
+        raise ReportError(problems)
+    out = report.loc[:, list(COLUMN_NAMES)].copy()
+    out["報告日"] = [pd.Timestamp(str(value).strip()).date().isoformat() for value in out["報告日"]]
+    out["職員番号"] = [str(value).strip() for value in out["職員番号"]]
+    for name in ("ステップ", "進捗率"):
+        out[name] = [int(float(value)) for value in out[name]]
+    for name in ("現状時間", "見込時間", "削減時間"):
+        out[name] = [float(value) for value in out[name]]
+    for column in COLUMNS:
+        if column.kind == "text":
+            out[column.name] = [str(value).strip() for value in out[column.name]]
+    return out.reset_index(drop=True)
+
+
+def save(report: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a valid report as UTF-8 CSV with a BOM (opens cleanly in Japanese Excel); nothing is written if invalid."""
+    clean = normalise(report)
+    return write_atomic(Path(path), clean.to_csv(index=False).encode("utf-8-sig"))
+
+
+def load(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a report written by :func:`save`, or by hand in Excel (.xlsx or CSV), checking it against the template."""
+    source = Path(path)
+    try:
+        header, rows = read_rows(source)
+        padded = [[*row, *[None] * (len(header) - len(row))][: len(header)] for row in rows]
+        return normalise(pd.DataFrame(padded, columns=header))
+    except CourseError as error:
+        raise ReportError([str(error)]) from None
+    except ReportError as error:
+        raise ReportError([f"{source.name}: {problem}" for problem in error.problems]) from None
+
+
+def combine(reports: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """All departments' reports in one table, the latest 報告日 of each (課, 取組名) only."""
+    frames = [normalise(report) for report in reports]
+    if not frames:
+        return template()
+    table = pd.concat(frames, ignore_index=True).sort_values(["部", "課", "取組名", "報告日"])
+    return table.drop_duplicates(["部", "課", "取組名"], keep="last").reset_index(drop=True)
+
+
+def summary(reports: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Per 部/課: number of 取組, the furthest ステップ reached, mean 進捗率 and total 削減時間 (時間/年)."""
+    table = combine(reports)
+    if table.empty:
+        return pd.DataFrame(columns=["部", "課", "取組数", "最大ステップ", "平均進捗率", "削減時間合計"])
+    grouped = table.groupby(["部", "課"], sort=True)
+    return grouped.agg(
+        取組数=("取組名", "size"),
+        最大ステップ=("ステップ", "max"),
+        平均進捗率=("進捗率", "mean"),
+        削減時間合計=("削減時間", "sum"),
+    ).reset_index()
