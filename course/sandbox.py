@@ -12,6 +12,7 @@ The jupyter_client side is a kernel manager whose provisioner asks the zygote fo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -20,14 +21,18 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.connect import KernelConnectionInfo, write_connection_file
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
+from traitlets import DottedObjectName, Type
 
 from course.config import PACKAGE_DIR, CourseError
 
@@ -315,10 +320,8 @@ class ZygoteProvisioner(LocalProvisioner):
         return None if code is None else int(code)
 
     async def wait(self) -> int | None:
-        import asyncio
-
         while (code := await self.poll()) is None:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.005)
         self.pid = None
         return code
 
@@ -327,7 +330,14 @@ class ZygoteProvisioner(LocalProvisioner):
             CURRENT["zygote"].request(op="signal", pid=self.pid, signum=int(signum))
 
     async def kill(self, restart: bool = False) -> None:
+        """SIGKILL, then wait the few milliseconds until it is gone.
+
+        jupyter_client would otherwise find the kernel still alive and sleep a fixed 0.1 s before looking again.
+        """
         await self.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while await self.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
 
     async def terminate(self, restart: bool = False) -> None:
         await self.send_signal(signal.SIGTERM)
@@ -336,8 +346,53 @@ class ZygoteProvisioner(LocalProvisioner):
         return None
 
 
+class SandboxKernelClient(AsyncKernelClient):
+    """A kernel client that knows when a fresh kernel is ready without jupyter_client's fixed waits."""
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        """Ready once a kernel_info request has its reply on shell and its own 'idle' status on IOPub.
+
+        jupyter_client waits until IOPub has been silent for 0.2 s, on every kernel start. The 'idle' status of
+        our own request proves just as well that IOPub is connected and that nothing from start-up is still in
+        flight; messages that belong to no cell are ignored by nbclient in any case.
+        """
+        deadline = time.monotonic() + (60.0 if timeout is None else timeout)
+        while time.monotonic() < deadline:
+            request = self.kernel_info()
+            try:
+                reply = await self._reply_to(self.shell_channel, request, timeout=1.0)
+                await self._idle_after(request, timeout=0.5)
+            except Empty:
+                if not await self.is_alive():
+                    msg = "Kernel died before replying to kernel_info"
+                    raise RuntimeError(msg) from None
+                continue  # IOPub may not have been subscribed yet when the kernel spoke: ask again
+            self._handle_kernel_info_reply(reply)
+            return
+        msg = f"Kernel didn't respond in {timeout} seconds"
+        raise RuntimeError(msg)
+
+    @staticmethod
+    async def _reply_to(channel: Any, request: str, *, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            message = await channel.get_msg(timeout=max(0.0, deadline - time.monotonic()))
+            if message["parent_header"].get("msg_id") == request:
+                return dict(message)
+
+    async def _idle_after(self, request: str, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            message = await self._reply_to(self.iopub_channel, request, timeout=max(0.0, deadline - time.monotonic()))
+            if message["msg_type"] == "status" and message["content"].get("execution_state") == "idle":
+                return
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels come from the worker's zygote, over IPC sockets in its scratch folder."""
+
+    client_class = DottedObjectName("course.sandbox.SandboxKernelClient")
+    client_factory = Type(klass=SandboxKernelClient)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
