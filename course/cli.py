@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from course import completion, curriculum, export, grader, grading, roster
+from course import certificate, completion, curriculum, export, grader, grading, report, roster
 from course.config import Course, CourseError
 
 _ARGPARSE_JA = {
@@ -131,6 +131,31 @@ def cmd_export(args: argparse.Namespace, course: Course) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, course: Course) -> int:
+    result = report.write_report(
+        course=course, curriculum=curriculum.load_curriculum(), out_dir=Path(args.out) if args.out else None
+    )
+    print(f"進捗報告書を出力しました（{result.staff_count} 人）:")
+    print(f"  {result.html}")
+    print(f"  {result.workbook}（集計シートを追加）")
+    return 0
+
+
+def cmd_certificate(args: argparse.Namespace, course: Course) -> int:
+    cur = curriculum.load_curriculum()
+    if not args.action:
+        paths = certificate.write_certificates(course=course, curriculum=cur)
+        print(f"修了証を {len(paths)} 件出力しました: {certificate.certificate_dir(course)}")
+        print(f"  鍵ファイル: {certificate.key_file(course)}（git に入れず、安全な場所に保管してください）")
+        return 0
+    if args.action[0] != "verify" or len(args.action) != 2:
+        print("使い方: python -m course certificate [verify 検証コード]", file=sys.stderr)
+        return 2
+    result = certificate.verify(course=course, curriculum=cur, code=args.action[1])
+    print(result.message)
+    return 0 if result.valid else 1
+
+
 def cmd_demo(args: argparse.Namespace, course: Course) -> int:
     from course import demo  # imported here: only the demo needs the simulated answers
 
@@ -187,6 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out", metavar="フォルダ", help="出力先（既定: gradebook/exports）")
     out.add_argument("--encoding", choices=["utf-8-sig", "cp932"], default="utf-8-sig",
                      help="CSV の文字コード（既定: BOM付き UTF-8。古い Excel 向けには cp932）")  # fmt: skip
+    rep = add(
+        "report",
+        cmd_report,
+        f"タスクフォース向けの進捗報告書（HTML）を出力し、{export.WORKBOOK_NAME} に集計シートを加えます",
+    )
+    rep.add_argument("--out", metavar="フォルダ", help="出力先（既定: gradebook/exports）")
+    cert = add(
+        "certificate", cmd_certificate, "修了者の修了証（PDF）を発行します。verify 検証コード で真偽を確かめます"
+    )
+    cert.add_argument("action", nargs="*", metavar="verify 検証コード", help="省略時は発行。verify とコードで検証")
     add("demo", cmd_demo, "架空の職員40人で、名簿取り込みから修了状況一覧の出力までを通して実行します")
     return parser
 

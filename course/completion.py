@@ -41,6 +41,7 @@ class ModuleRecord:
     status: ModuleStatus
     score_ratio: float | None = None  # score / max score, None when nothing was submitted
     completed_at: datetime | None = None
+    submitted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,13 @@ def module_record(module: Module, submission: Submission | None, *, available: b
     if submission is None:
         return ModuleRecord(module.id, ModuleStatus.NOT_SUBMITTED)
     ratio = submission.score / submission.max_score if submission.max_score > 0 else 0.0
+    stamp = submission.timestamp
     if submission.needs_manual_grade:
-        return ModuleRecord(module.id, ModuleStatus.AWAITING_GRADING, ratio)
+        return ModuleRecord(module.id, ModuleStatus.AWAITING_GRADING, ratio, submitted_at=stamp)
     # A small tolerance, so that 6/10 passes a 0.6 ratio despite floating point.
     if submission.score >= module.pass_ratio * submission.max_score - 1e-9 and submission.max_score > 0:
-        return ModuleRecord(module.id, ModuleStatus.PASSED, ratio, submission.timestamp)
-    return ModuleRecord(module.id, ModuleStatus.IN_PROGRESS, ratio)
+        return ModuleRecord(module.id, ModuleStatus.PASSED, ratio, completed_at=stamp, submitted_at=stamp)
+    return ModuleRecord(module.id, ModuleStatus.IN_PROGRESS, ratio, submitted_at=stamp)
 
 
 def required_and_electives(track: Track, records: Mapping[str, ModuleRecord]) -> TrackRecord:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from course.config import PACKAGE_DIR, CourseError
@@ -35,6 +36,15 @@ class Module:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One stage of a track's path (the guideline's four steps for 推進員), reached when its modules are passed."""
+
+    name: str
+    modules: tuple[str, ...] = ()
+    electives: bool = False  # True: reached with the track's min_electives electives
+
+
+@dataclass(frozen=True)
 class Track:
     """A course of study that ends in a completion record."""
 
@@ -46,12 +56,16 @@ class Track:
     grade: str | None = None  # the 職責区分 this track is for (基本方針①)
     promoter: bool = False  # the 業務デジタル化推進員 track (基本方針②)
     rule: str = "required_and_electives"  # a name in course.completion.TRACK_RULES
+    steps: tuple[Step, ...] = ()
 
 
 @dataclass(frozen=True)
 class Curriculum:
     modules: dict[str, Module]
     tracks: dict[str, Track]
+    opened: date | None = None  # when this year's course opened: the start of the weekly trend
+    title: str = "佐野市デジタル人材育成 e-ラーニング"
+    issuer: str = "佐野市"  # printed on certificates
 
     def track_for_grade(self, grade: str) -> Track:
         return next(t for t in self.tracks.values() if t.grade == grade)
@@ -72,6 +86,7 @@ def load_curriculum(path: Path = CURRICULUM_FILE) -> Curriculum:
     """Parse and check the curriculum file; every inconsistency is reported at once."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     default_ratio = float(data.get("defaults", {}).get("pass_ratio", 0.6))
+    opened = data.get("defaults", {}).get("opened")
     raw_modules: dict[str, dict[str, object]] = data.get("modules", {})
     errors: list[str] = []
     tracks: dict[str, Track] = {}
@@ -85,8 +100,16 @@ def load_curriculum(path: Path = CURRICULUM_FILE) -> Curriculum:
             grade=raw.get("grade"),
             promoter=bool(raw.get("promoter", False)),
             rule=str(raw.get("rule", "required_and_electives")),
+            steps=tuple(
+                Step(
+                    name=str(step["name"]),
+                    modules=tuple(step.get("modules", ())),
+                    electives=bool(step.get("electives")),
+                )
+                for step in raw.get("steps", ())
+            ),
         )
-        for module_id in (*track.required, *track.electives):
+        for module_id in (*track.required, *track.electives, *(m for step in track.steps for m in step.modules)):
             if module_id not in raw_modules:
                 errors.append(f"コース「{track.name}」に未定義のモジュール {module_id} があります。")
         if track.min_electives > len(track.electives):
@@ -105,6 +128,15 @@ def load_curriculum(path: Path = CURRICULUM_FILE) -> Curriculum:
             errors.append(f"モジュール {module_id} の合格基準 {ratio} は 0 より大きく 1 以下にしてください。")
         in_tracks = tuple(t.name for t in tracks.values() if module_id in (*t.required, *t.electives))
         modules[module_id] = Module(id=module_id, title=str(raw["title"]), pass_ratio=ratio, tracks=in_tracks)
+    if opened is not None and type(opened) is not date:
+        errors.append(f"opened = {opened!r} は日付（例: 2026-10-01、引用符なし）で書いてください。")
     if errors:
         raise CourseError(f"{path}:\n" + "\n".join(f"- {e}" for e in errors))
-    return Curriculum(modules=modules, tracks=tracks)
+    course = data.get("course", {})
+    return Curriculum(
+        modules=modules,
+        tracks=tracks,
+        opened=opened,
+        title=str(course.get("title", Curriculum.title)),
+        issuer=str(course.get("issuer", Curriculum.issuer)),
+    )

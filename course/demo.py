@@ -12,6 +12,7 @@ import shutil
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import nbformat
@@ -20,7 +21,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
 from traitlets.config import Config
 
-from course import completion, curriculum, export, grader, grading, roster
+from course import certificate, completion, curriculum, export, grader, grading, report, roster
 from course.config import Course
 from course.curriculum import Module
 from course.gradebook import load_staff, open_gradebook
@@ -95,10 +96,41 @@ def choose_profile(person: Staff, module: Module) -> str:
     return usual if rng.random() < CONSISTENCY else _profile(rng)
 
 
+def modules_taken(person: Staff, cur: curriculum.Curriculum, published: Sequence[Module]) -> list[Module]:
+    """The published modules of this person's tracks; a 推進員 takes two or three of the electives."""
+    wanted: set[str] = set()
+    rng = random.Random(f"electives:{person.staff_id}")
+    for track in cur.tracks_for(grade=person.grade, promoter=person.promoter):
+        wanted |= set(track.required)
+        if track.electives:
+            wanted |= set(
+                rng.sample(track.electives, min(len(track.electives), track.min_electives + rng.randrange(2)))
+            )
+    return [m for m in published if m.id in wanted]
+
+
+def submission_time(
+    person: Staff, module: Module, order: int, count: int, *, start: datetime, end: datetime
+) -> datetime:
+    """When this person submitted their ``order``-th module: people work through their modules over the weeks."""
+    rng = random.Random(f"when:{person.staff_id}:{module.id}")
+    span = (end - start).total_seconds()
+    share = min(1.0, (order + rng.uniform(0.2, 1.0)) / count)
+    stamp = start + timedelta(seconds=span * share)
+    return stamp.replace(hour=rng.randrange(9, 17), minute=rng.randrange(60)) if stamp.date() < end.date() else end
+
+
 def simulate_submission(
-    course: Course, module: Module, person: Staff, answers: DemoAnswers, *, profile: str, home: Path
+    course: Course,
+    module: Module,
+    person: Staff,
+    answers: DemoAnswers,
+    *,
+    profile: str,
+    home: Path,
+    submitted_at: datetime | None = None,
 ) -> None:
-    """Fetch, answer and submit as this member of staff would in JupyterLab."""
+    """Fetch, answer and submit as this member of staff would in JupyterLab (optionally dated in the past)."""
     if profile == "absent":
         return
     rng = random.Random(f"answers:{person.staff_id}:{module.id}")
@@ -119,7 +151,12 @@ def simulate_submission(
         if (source := answers.answer(meta["grade_id"], kind)) is not None:
             cell.source = source
     nbformat.write(notebook, path)
-    ExchangeSubmit(coursedir=coursedir, authenticator=auth, config=config).start()
+    submit = ExchangeSubmit(coursedir=coursedir, authenticator=auth, config=config)
+    submit.start()
+    if submitted_at is not None:
+        # The demo cohort works over several weeks: date the submission as nbgrader's submit would have then.
+        inbound = course.exchange_root / course.course_id / "inbound" / submit.assignment_filename
+        (inbound / "timestamp.txt").write_text(submitted_at.strftime(submit.timestamp_format), encoding="utf-8")
 
 
 def simulate_manual_grading(course: Course, modules: Iterable[Module]) -> int:
@@ -158,28 +195,34 @@ def run(
     cur = curriculum.load_curriculum()
     modules = grading.select_modules(cur, course, module_ids)
 
-    report = roster.import_roster(course=course, path=roster_file or course_root / "demo" / "roster.csv")
+    imported = roster.import_roster(course=course, path=roster_file or course_root / "demo" / "roster.csv")
     staff = [s for s in load_staff(course=course) if s.current]
     grading.release(course=course, modules=modules)
     profiles: dict[str, int] = {}
-    for module in modules:
-        answers = DemoAnswers.load(course, module)
-        for person in staff:
+    answers = {module.id: DemoAnswers.load(course, module) for module in modules}
+    end = datetime.now(course.timezone)
+    start = max(datetime.combine(cur.opened or end.date(), time(9), course.timezone), end - timedelta(weeks=12))
+    for person in staff:
+        taken = modules_taken(person, cur, modules)
+        for order, module in enumerate(taken):
             profile = choose_profile(person, module)
             simulate_submission(
-                course, module, person, answers, profile=profile, home=runtime / "home" / person.staff_id
-            )
+                course, module, person, answers[module.id], profile=profile, home=runtime / "home" / person.staff_id,
+                submitted_at=submission_time(person, module, order, len(taken), start=start, end=end),
+            )  # fmt: skip
             profiles[profile] = profiles.get(profile, 0) + 1
     grading.collect(course=course, modules=modules)
     graded = grader.autograde(course=course, modules=modules)
     manual = simulate_manual_grading(course, modules)
     grading.feedback(course=course, modules=modules)
     result = export.export(course=course, curriculum=cur)
+    progress_report = report.write_report(course=course, curriculum=cur)
+    certificates = certificate.write_certificates(course=course, curriculum=cur)
 
     records = export.completions_from_gradebook(course=course, curriculum=cur)
     lines = [
         "デモが完了しました（架空の職員による試行です）。",
-        f"  名簿: {len(report.added)} 人を取り込み（{', '.join(sorted({s.department for s in staff}))}）",
+        f"  名簿: {len(imported.added)} 人を取り込み（{', '.join(sorted({s.department for s in staff}))}）",
         f"  公開モジュール: {', '.join(f'{m.id} {m.title}' for m in modules)}",
         f"  提出: {sum(v for k, v in profiles.items() if k != 'absent')} 件（未提出 {profiles.get('absent', 0)} 件）、"
         f"自動採点 {len(graded.done)} 件、失敗 {len(graded.failures)} 件、手動採点（模擬） {manual} 件",
@@ -193,7 +236,10 @@ def run(
             f"  {name}（{counts.total()} 人）: " + "、".join(f"{s} {counts[s]}" for s in completion.TrackStatus)
         )
     lines.append("出力ファイル:")
+    lines += [f"  {progress_report.html}（進捗報告書: まずこれをブラウザーで開いてください）"]
     lines += [f"  {result.workbook}", *(f"  {p}" for p in result.csv_files)]
+    lines += [f"  {certificate.certificate_dir(course)}/ に修了証 {len(certificates)} 件（PDF）"]
+    lines.append("提出日時は、コース開始から今日までの数週間に散らした模擬のものです。")
     return result, lines
 
 

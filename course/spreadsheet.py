@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -99,31 +100,40 @@ def escape_formula(value: Cell) -> Cell:
 
 
 def xlsx_bytes(tables: Sequence[Table]) -> bytes:
-    """A workbook with one sheet per table: header bold and frozen, autofilter on, widths set."""
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+    """A workbook with one sheet per table: header bold and frozen, autofilter on, widths set.
+
+    Written in openpyxl's streaming (write-only) mode: a city's workbook has tens of thousands of cells.
+    """
+    workbook = Workbook(write_only=True)
     header_fill = PatternFill("solid", fgColor="DDEBF7")
+    header_font = Font(bold=True)
+    header_alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for table in tables:
         sheet = workbook.create_sheet(sheet_title(table.title))
-        sheet.append(list(table.header))
-        for row in table.rows:
-            sheet.append([escape_formula(v) for v in row])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-            cell.fill = header_fill
-            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         sheet.freeze_panes = "A2"
         last = get_column_letter(max(len(table.header), 1))
         sheet.auto_filter.ref = f"A1:{last}{max(len(table.rows) + 1, 1)}"
         for index, width in enumerate(table.widths or _auto_widths(table), start=1):
             sheet.column_dimensions[get_column_letter(index)].width = width
-        for row in sheet.iter_rows(min_row=2):
-            for cell in row:
-                if isinstance(cell.value, date | datetime):
-                    cell.number_format = "yyyy/mm/dd"
+        header = []
+        for title in table.header:
+            cell = WriteOnlyCell(sheet, value=title)
+            cell.font, cell.fill, cell.alignment = header_font, header_fill, header_alignment
+            header.append(cell)
+        sheet.append(header)
+        for row in table.rows:
+            sheet.append([_cell(sheet, escape_formula(value)) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _cell(sheet: object, value: Cell) -> Cell | WriteOnlyCell:
+    if not isinstance(value, date | datetime):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.number_format = "yyyy/mm/dd"
+    return cell
 
 
 def csv_bytes(table: Table, *, encoding: str = "utf-8-sig") -> bytes:

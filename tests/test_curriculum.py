@@ -39,11 +39,15 @@ def test_module_tracks_are_derived_from_the_tracks():
     assert cur.modules["E02"].tracks == ("業務デジタル化推進員",)
 
 
-def test_modules_without_a_notebook_are_planned():
-    """Availability is the notebook's existence: B03 exists, E02 is still 準備中."""
+def test_modules_without_a_notebook_are_planned(tmp_path):
+    """Availability is the notebook's existence: a module whose notebook is missing is 準備中."""
     cur = load_curriculum()
     assert cur.modules["B03"].is_available(REPO / "source")
-    assert not cur.modules["E02"].is_available(REPO / "source")
+    (tmp_path / "b03").mkdir()
+    (tmp_path / "b03" / "b03.ipynb").write_text("{}")
+    assert cur.modules["B03"].is_available(tmp_path)
+    assert not cur.modules["E02"].is_available(tmp_path)
+    assert [m.id for m in cur.available(tmp_path)] == ["B03"]
 
 
 def test_every_source_folder_is_a_curriculum_module():

@@ -1,0 +1,83 @@
+"""Benchmark: the task force's progress report for a whole city (1,100 staff × 23 modules), in one run.
+
+    .venv/bin/python bench/report_bench.py --staff 1100
+
+Generates a fictional gradebook of that size (every member of staff submits every module with probability 0.85,
+the largest gradebook the curriculum allows), then times:
+- reading every submission with nbgrader's own ``Gradebook.submission_dicts`` (the plain-nbgrader way) and with
+  the course's single aggregate query, checking that both give the same scores (the ratio is printed);
+- the whole ``python -m course report`` job (HTML with 4 plots + the workbook with 9 sheets), in process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from course import report, synthetic  # noqa: E402
+from course.config import Course  # noqa: E402
+from course.curriculum import load_curriculum  # noqa: E402
+from course.gradebook import load_submissions, open_gradebook  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--staff", type=int, default=1100)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args()
+    curriculum = load_curriculum()
+    names = [m.assignment for m in curriculum.modules.values()]
+    with tempfile.TemporaryDirectory(prefix="sano-report-bench-") as tmp:
+        root = Path(tmp)
+        shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+        course = Course.load(root, runtime=root / "runtime")
+        synthetic.stub_notebooks(course=course, curriculum=curriculum)
+        started = time.perf_counter()
+        synthetic.make_cohort(
+            course=course, curriculum=curriculum, staff_count=args.staff, today=date(2026, 11, 27),
+            share=0.85, every_module=True,
+        )  # fmt: skip
+        generate = time.perf_counter() - started
+
+        started = time.perf_counter()
+        with open_gradebook(course) as gb:
+            plain = {(r["student"], n): float(r["score"]) for n in names for r in gb.submission_dicts(n)}
+        plain_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        ours = {(s.staff_id, s.assignment): s.score for s in load_submissions(course=course, assignments=names)}
+        ours_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        result = report.write_report(course=course, curriculum=curriculum)
+        report_seconds = time.perf_counter() - started
+        sizes = {p.name: p.stat().st_size for p in (result.html, result.workbook)}
+    summary = {
+        "staff": args.staff,
+        "modules": len(names),
+        "submissions": len(ours),
+        "generate_seconds": round(generate, 1),
+        "nbgrader_submission_dicts_seconds": round(plain_seconds, 2),
+        "course_load_submissions_seconds": round(ours_seconds, 2),
+        "ratio": round(plain_seconds / ours_seconds, 1),
+        "identical_scores": plain == ours,
+        "report_seconds": round(report_seconds, 2),
+        "report_files_bytes": sizes,
+    }
+    for key, value in summary.items():
+        print(f"{key:>36}: {value}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "report-latest.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0 if plain == ours else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,384 @@
+"""The task force's progress report (進捗報告書): one self-contained HTML file and extra sheets in the HR workbook.
+
+The numbers come from ``course.progress``; this module only lays them out. Plots are PNG images with Japanese
+labels, embedded in the HTML as data URIs, so the file can be mailed or put on a shared drive as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import matplotlib_fontja  # noqa: F401  (registers IPAexGothic: Japanese labels without tofu)
+from matplotlib.dates import DateFormatter, date2num
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from course import progress
+from course.completion import StaffCompletion, TrackStatus
+from course.config import Course
+from course.curriculum import Curriculum, Module
+from course.export import WORKBOOK_NAME, build_tables, completions_from_gradebook
+from course.spreadsheet import Cell, Table, write_atomic, xlsx_bytes
+
+REPORT_NAME = "進捗報告書.html"
+
+
+@dataclass(frozen=True)
+class Views:
+    """Everything the report shows, computed once."""
+
+    generated_at: datetime
+    curriculum: Curriculum
+    modules: tuple[Module, ...]
+    completions: tuple[StaffCompletion, ...]
+    departments: tuple[progress.UnitRate, ...]
+    sections: tuple[progress.UnitRate, ...]
+    module_stats: tuple[progress.ModuleStat, ...]
+    trend: tuple[progress.WeekPoint, ...]
+    promoters: tuple[progress.PromoterProgress, ...]
+    not_started: tuple[progress.Staff, ...]
+    waiting: tuple[progress.Waiting, ...]
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    html: Path
+    workbook: Path
+    staff_count: int
+
+
+def views(
+    completions: Sequence[StaffCompletion], curriculum: Curriculum, modules: Sequence[Module], generated_at: datetime
+) -> Views:
+    today = generated_at.date()
+    stamps = [r.submitted_at.date() for c in completions for r in c.modules.values() if r.submitted_at is not None]
+    opened = curriculum.opened or min(stamps, default=today)
+    return Views(
+        generated_at=generated_at,
+        curriculum=curriculum,
+        modules=tuple(modules),
+        completions=tuple(completions),
+        departments=tuple(progress.unit_rates(completions, curriculum)),
+        sections=tuple(progress.unit_rates(completions, curriculum, by_section=True)),
+        module_stats=tuple(progress.module_stats(completions, modules)),
+        trend=tuple(progress.weekly_trend(completions, curriculum, opened=min(opened, today), today=today)),
+        promoters=tuple(progress.promoter_progress(completions, curriculum)),
+        not_started=tuple(progress.not_started(completions)),
+        waiting=tuple(progress.awaiting_grading(completions, modules)),
+    )
+
+
+# ---------------------------------------------------------------- sheets (pure)
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(100 * value, 1)
+
+
+def report_tables(v: Views) -> list[Table]:
+    """The report's lists as workbook sheets, after the HR export's own."""
+    today = v.generated_at.date()
+    steps = v.curriculum.promoter_track().steps
+    return [
+        Table(
+            "モジュール成績",
+            ("モジュール", "名称", "提出者数", "採点済み", "修了者数", "合格率(%)", "平均得点率(%)"),
+            tuple(
+                (
+                    s.module.id,
+                    s.module.title,
+                    s.submitted,
+                    s.graded,
+                    s.passed,
+                    _percent(s.pass_rate),
+                    _percent(s.mean_score),
+                )
+                for s in v.module_stats
+            ),
+        ),
+        Table(
+            "週別推移",
+            ("週（月曜日）", *(t.name for t in v.curriculum.tracks.values())),
+            tuple((p.week_start, *p.completed.values()) for p in v.trend),
+        ),
+        Table(
+            "推進員ステップ",
+            ("職員番号", "氏名", "部", "課", *(f"{i}. {s.name}" for i, s in enumerate(steps, 1)), "到達ステップ"),
+            tuple(
+                (
+                    p.staff.staff_id,
+                    p.staff.name,
+                    p.staff.department,
+                    p.staff.section,
+                    *("済" if done else "" for done in p.steps_done),
+                    p.reached,
+                )
+                for p in v.promoters
+            ),
+        ),
+        Table(
+            "未着手者",
+            ("職員番号", "氏名", "部", "課", "役職", "職責区分", "推進員"),
+            tuple(
+                (s.staff_id, s.name, s.department, s.section, s.position, s.grade, "○" if s.promoter else "")
+                for s in v.not_started
+            ),
+        ),
+        Table(
+            "採点待ち",
+            ("職員番号", "氏名", "部", "課", "モジュール", "提出日", "待ち日数"),
+            tuple(
+                (
+                    w.staff.staff_id,
+                    w.staff.name,
+                    w.staff.department,
+                    w.staff.section,
+                    f"{w.module.id} {w.module.title}",
+                    w.submitted_at.date() if w.submitted_at else None,
+                    (today - w.submitted_at.date()).days if w.submitted_at else None,
+                )
+                for w in v.waiting
+            ),
+        ),
+    ]
+
+
+# ---------------------------------------------------------------- plots
+
+
+def _png(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def heatmap(v: Views) -> str:
+    """Completion rate per 部 (rows) and track (columns), with the numbers written in the cells."""
+    departments = sorted({r.department for r in v.departments})
+    tracks = [t.name for t in v.curriculum.tracks.values() if any(r.track == t.name for r in v.departments)]
+    cells = {(r.department, r.track): r for r in v.departments}
+    figure, axis = plt.subplots(figsize=(1.9 * len(tracks) + 2.5, 0.48 * len(departments) + 1.4))
+    values = [[cells[(d, t)].rate * 100 if (d, t) in cells else float("nan") for t in tracks] for d in departments]
+    image = axis.imshow(values, cmap="Greens", vmin=0, vmax=100, aspect="auto")
+    for i, department in enumerate(departments):
+        for j, track in enumerate(tracks):
+            if (rate := cells.get((department, track))) is not None:
+                colour = "white" if rate.rate > 0.6 else "black"
+                label = f"{rate.rate * 100:.0f}%\n({rate.completed}/{rate.staff_count}人)"
+                axis.text(j, i, label, ha="center", va="center", fontsize=8.5, color=colour)
+            else:
+                axis.text(j, i, "対象者なし", ha="center", va="center", fontsize=8, color="#999999")
+    axis.set_xticks(range(len(tracks)), tracks)
+    axis.set_yticks(range(len(departments)), departments)
+    axis.xaxis.tick_top()
+    figure.colorbar(image, ax=axis, label="修了率（%）", shrink=0.8)
+    axis.set_title("部 × 研修区分の修了率", pad=28)
+    return _png(figure)
+
+
+def module_chart(v: Views) -> str:
+    stats = [s for s in v.module_stats]
+    figure, axis = plt.subplots(figsize=(8.5, 0.38 * len(stats) + 1.3))
+    labels = [f"{s.module.id} {s.module.title}" for s in stats]
+    y = list(range(len(stats)))
+    axis.barh(
+        [i - 0.2 for i in y], [_percent(s.pass_rate) or 0 for s in stats], height=0.38, label="合格率", color="#2e7d32"
+    )
+    axis.barh(
+        [i + 0.2 for i in y],
+        [_percent(s.mean_score) or 0 for s in stats],
+        height=0.38,
+        label="平均得点率",
+        color="#90caf9",
+    )
+    axis.set_yticks(y, labels)
+    axis.invert_yaxis()
+    axis.set_xlim(0, 100)
+    axis.set_xlabel("%（採点が済んだ提出について）")
+    axis.set_title("モジュール別の合格率と平均得点率")
+    axis.legend(loc="lower right")
+    axis.grid(axis="x", alpha=0.3)
+    return _png(figure)
+
+
+def trend_chart(v: Views) -> str:
+    figure, axis = plt.subplots(figsize=(8.5, 3.6))
+    weeks = date2num([p.week_start for p in v.trend])
+    for track in v.curriculum.tracks.values():
+        axis.plot(weeks, [p.completed[track.name] for p in v.trend], marker="o", label=track.name)
+    axis.set_title("研修区分ごとの修了者数（累計、週ごと）")
+    axis.set_xlabel("週（月曜日の日付）")
+    axis.set_ylabel("修了者数（人）")
+    axis.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, ncols=2)
+    axis.xaxis.set_major_formatter(DateFormatter("%m/%d"))
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
+def promoter_chart(v: Views) -> str:
+    steps = v.curriculum.promoter_track().steps
+    labels = ["未着手", *(f"{i}. {s.name}" for i, s in enumerate(steps, 1))]
+    counts = [sum(p.reached == level for p in v.promoters) for level in range(len(steps) + 1)]
+    figure, axis = plt.subplots(figsize=(8.5, 2.8))
+    bars = axis.bar(labels, counts, color=["#bdbdbd", "#c8e6c9", "#81c784", "#43a047", "#1b5e20"][: len(labels)])
+    axis.bar_label(bars, labels=[f"{c}人" for c in counts])
+    axis.set_title("業務デジタル化推進員: どのステップまで進んだか")
+    axis.set_ylabel("推進員（人）")
+    axis.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_ylim(0, max(counts, default=0) + 1)
+    return _png(figure)
+
+
+# ---------------------------------------------------------------- HTML
+
+STYLE = """
+.sano-report{font-family:"Yu Gothic","Hiragino Sans","Noto Sans JP","IPAexGothic",sans-serif;margin:2em auto;
+max-width:1100px;color:#212121;line-height:1.6;padding:0 1em}
+.sano-report h1{font-size:1.6em;border-bottom:3px solid #2e7d32;padding-bottom:.2em}
+.sano-report h2{margin-top:2em;border-left:6px solid #2e7d32;padding-left:.5em}
+.sano-report .cards{display:flex;flex-wrap:wrap;gap:12px}
+.sano-report .card{flex:1 1 180px;background:#f1f8e9;border-radius:8px;padding:10px 14px}
+.sano-report .card b{display:block;font-size:1.7em}.sano-report .card.warn{background:#fff3e0}
+.sano-report .lead{background:#e3f2fd;padding:10px 14px;border-radius:8px}
+.sano-report table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
+.sano-report th,.sano-report td{border:1px solid #ccc;padding:3px 8px}.sano-report th{background:#ddebf7}
+.sano-report td.n{text-align:right}.sano-report img{max-width:100%}.sano-report .muted{color:#666;font-size:.9em}
+"""
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Cell]], *, empty: str = "該当なし") -> str:
+    if not rows:
+        return f"<p class='muted'>{html.escape(empty)}</p>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = []
+        for value in row:
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            text = "" if value is None else (value.strftime("%Y/%m/%d") if isinstance(value, date) else str(value))
+            cells.append(f"<td class='n'>{html.escape(text)}</td>" if numeric else f"<td>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _img(png: str, alt: str) -> str:
+    return f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt)}">'
+
+
+def render_html(v: Views) -> str:
+    """The whole report page: styles, title and the body that the dashboard shows too."""
+    stamp = v.generated_at.strftime("%Y年%m月%d日 %H:%M")
+    return (
+        "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>"
+        f"<title>デジタル人材育成 進捗報告書（{stamp} 現在）</title></head><body>\n"
+        f"{body_html(v)}\n</body></html>"
+    )
+
+
+def body_html(v: Views) -> str:
+    """The report's content (cards, plots, lists) as an HTML fragment; the dashboard displays it under its filters."""
+    people = progress.current(v.completions)
+    grade_done = sum(c.grade_track.status is TrackStatus.COMPLETE for c in people)
+    promoters = [c for c in people if c.promoter_track is not None]
+    promoter_done = sum(
+        c.promoter_track is not None and c.promoter_track.status is TrackStatus.COMPLETE for c in promoters
+    )
+    rate = f"{100 * grade_done / len(people):.1f}" if people else "0.0"
+    sheets = {t.title: t for t in report_tables(v)}
+    stamp = v.generated_at.strftime("%Y年%m月%d日 %H:%M")
+    planned = [m for m in v.curriculum.modules.values() if m not in v.modules]
+    section_rows = [
+        (
+            r.department,
+            r.section,
+            r.track,
+            r.staff_count,
+            r.completed,
+            round(100 * r.rate, 1),
+            r.awaiting,
+            r.in_progress,
+            r.not_started,
+        )
+        for r in v.sections
+    ]
+    parts = [
+        f"<style>{STYLE}</style><div class='sano-report'>",
+        "<h1>佐野市デジタル人材育成 e-ラーニング 進捗報告書</h1>",
+        f"<p>{html.escape(stamp)} 現在の成績簿から作成しました（タスクフォース: 人事課・情報政策課・行政経営課）。</p>",
+        "<p class='lead'>この報告書の読み方: まず下の数字で全体をつかみ、1 で部ごとの遅れ、2 でつまずいている教材、"
+        "3 で修了の伸び、4 で推進員の歩み、5・6 で次に声をかける人と採点の残りを確認してください。"
+        "「修了」は合格基準以上かつ手動採点まで済んだものだけを数えます。</p>",
+        "<div class='cards'>",
+        f"<div class='card'>対象職員<b>{len(people)} 人</b>在籍者のみ</div>",
+        f"<div class='card'>職責区分別研修の修了<b>{grade_done} 人</b>修了率 {rate}%</div>",
+        f"<div class='card'>推進員研修の修了<b>{promoter_done} / {len(promoters)} 人</b>業務デジタル化推進員</div>",
+        f"<div class='card warn'>採点待ち<b>{len(v.waiting)} 件</b>講師の手動採点が必要</div>",
+        f"<div class='card warn'>未着手<b>{len(v.not_started)} 人</b>1件も提出がない職員</div>",
+        "</div>",
+        "<h2>1. 部署別の修了率</h2>",
+        (
+            _img(heatmap(v), "部と研修区分ごとの修了率のヒートマップ")
+            if v.departments
+            else "<p class='muted'>名簿に職員がいません。python -m course roster import で名簿を取り込んでください。</p>"
+        ),
+        "<details><summary>課ごとの内訳を表で見る</summary>",
+        _table(
+            ("部", "課", "研修区分", "対象者数", "修了者数", "修了率(%)", "採点待ち", "受講中", "未着手"), section_rows
+        ),
+        "</details>",
+        "<h2>2. モジュール別の合格率と平均得点率</h2>",
+        _img(module_chart(v), "モジュール別の合格率と平均得点率の棒グラフ"),
+        "<p class='muted'>合格率 = 修了者数 ÷ 採点済みの提出数。平均得点率は採点済みの提出の平均です（採点待ちは含みません）。</p>",
+        _table(sheets["モジュール成績"].header, sheets["モジュール成績"].rows),
+        (
+            f"<p class='muted'>準備中のモジュール: {html.escape('、'.join(f'{m.id} {m.title}' for m in planned))}</p>"
+            if planned
+            else ""
+        ),
+        "<h2>3. 修了者数の推移</h2>",
+        _img(trend_chart(v), "研修区分ごとの修了者数の週別推移"),
+        "<h2>4. 業務デジタル化推進員の歩み</h2>",
+        "<p>指針の4つのステップ（基礎・リテラシー → スキル習得 → 現場実践 → 事例共有）のどこまで進んだかです。"
+        "前のステップがすべて済んだところまでを数えます。</p>",
+        _img(promoter_chart(v), "推進員の到達ステップ別人数"),
+        _table(sheets["推進員ステップ"].header, sheets["推進員ステップ"].rows, empty="推進員が名簿にいません"),
+        "<h2>5. まだ1件も提出していない職員</h2>",
+        _table(sheets["未着手者"].header, sheets["未着手者"].rows, empty="全員が1件以上提出しています"),
+        "<h2>6. 採点待ちの提出（古い順）</h2>",
+        "<p>振り返りなど講師が採点する部分が残っている提出です。採点が済むまで修了になりません。</p>",
+        _table(sheets["採点待ち"].header, sheets["採点待ち"].rows, empty="採点待ちはありません"),
+        "<h2>用語</h2><ul>",
+        "<li>修了: モジュールは得点率が合格基準以上で手動採点も済んだもの。研修区分は必須（推進員は選択の必要数も）をすべて修了。</li>",
+        "<li>採点待ち: 提出済みで、講師の手動採点がまだのもの。</li><li>受講中: 採点済みで合格基準に届いていないもの（再提出できます）。</li>",
+        "<li>未着手: その研修区分で1件も提出がないもの。</li></ul>",
+        f"<p class='muted'>同じ内容の一覧は {html.escape(WORKBOOK_NAME)} の各シートにもあります。</p>",
+        "</div>",
+    ]
+    return "\n".join(parts)
+
+
+def write_report(*, course: Course, curriculum: Curriculum, out_dir: Path | None = None) -> ReportResult:
+    """Write 進捗報告書.html and 修了状況一覧.xlsx (HR's sheets plus the report's). Both are rendered before either is written."""
+    out_dir = out_dir or course.export_dir
+    generated_at = datetime.now(course.timezone)
+    completions = completions_from_gradebook(course=course, curriculum=curriculum)
+    modules = curriculum.available(course.source_dir)
+    v = views(completions, curriculum, modules, generated_at)
+    page = render_html(v).encode("utf-8")
+    workbook = xlsx_bytes([*build_tables(completions, curriculum, modules, generated_at), *report_tables(v)])
+    html_path = write_atomic(out_dir / REPORT_NAME, page)
+    workbook_path = write_atomic(out_dir / WORKBOOK_NAME, workbook)
+    return ReportResult(html=html_path, workbook=workbook_path, staff_count=len(completions))

@@ -1,0 +1,159 @@
+"""A fictional cohort written straight into a gradebook, for the report benchmark and the cross-check tests.
+
+No notebook runs: assignments, grade cells, submissions and grades are inserted as nbgrader would leave them after
+autograding and some manual grading. Everyone is fictional (names are made of common family and given names).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import date, datetime, time, timedelta
+
+import nbformat
+from nbgrader.api import Grade, SubmittedAssignment, SubmittedNotebook
+
+from course.config import Course
+from course.curriculum import GRADES, Curriculum
+from course.gradebook import open_gradebook, sync_staff
+from course.models import Staff
+
+# (grade id, cell type, points): three autograded tests and one manually graded reflection, like the real modules.
+CELLS = (("test_a", "code", 4.0), ("test_b", "code", 3.0), ("test_c", "code", 3.0), ("reflection", "markdown", 3.0))
+DEPARTMENTS = {
+    "総務部": ("人事課", "行政経営課", "情報政策課", "財政課"),
+    "市民生活部": ("市民課", "税務課", "環境政策課"),
+    "こども福祉部": ("こども課", "社会福祉課", "健康増進課"),
+    "産業文化部": ("商工観光課", "農政課", "文化振興課"),
+    "都市建設部": ("道路河川課", "都市計画課", "建築住宅課"),
+    "総合政策部": ("政策調整課", "広報課"),
+}
+FAMILY = (
+    "佐藤",
+    "鈴木",
+    "高橋",
+    "田中",
+    "伊藤",
+    "渡辺",
+    "山本",
+    "中村",
+    "小林",
+    "加藤",
+    "吉田",
+    "山田",
+    "松本",
+    "井上",
+)
+GIVEN = ("花子", "一郎", "美咲", "翔太", "陽菜", "大輔", "結衣", "健", "さくら", "拓也", "真理", "悠人", "彩", "誠")
+POSITIONS = {"一般職": ("主事", "主任", "技師"), "係長職": ("係長", "主査級係長"), "課長職以上": ("課長", "部長")}
+
+
+def stub_notebooks(*, course: Course, curriculum: Curriculum) -> None:
+    """An empty notebook per module, so every module counts as published (the report reads source/)."""
+    for module in curriculum.modules.values():
+        path = module.notebook(course.source_dir)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nbformat.v4.new_notebook(), path)
+
+
+def make_staff(count: int, *, seed: int = 1) -> list[Staff]:
+    rng = random.Random(seed)
+    units = [(d, s) for d, sections in DEPARTMENTS.items() for s in sections]
+    staff = []
+    for index in range(count):
+        department, section = units[index % len(units)]
+        grade = rng.choices(GRADES, weights=(70, 20, 10))[0]
+        position = rng.choice(POSITIONS[grade]) if grade != "係長職" else "係長"
+        staff.append(
+            Staff(
+                staff_id=f"{400000 + index}",
+                name=f"{rng.choice(FAMILY)} {rng.choice(GIVEN)}",
+                kana="",
+                department=department,
+                section=section,
+                position=position,
+                grade=grade,
+                promoter=index < len(units),  # one 推進員 per 課
+            )
+        )
+    return staff
+
+
+def _stamp(rng: random.Random, opened: date, today: date) -> datetime:
+    day = opened + timedelta(days=rng.randrange(max((today - opened).days, 1)))
+    return datetime.combine(day, time(9)) + timedelta(minutes=rng.randrange(8 * 60))
+
+
+def make_cohort(
+    *,
+    course: Course,
+    curriculum: Curriculum,
+    staff_count: int,
+    today: date,
+    seed: int = 1,
+    share: float = 0.8,
+    every_module: bool = False,
+) -> list[Staff]:
+    """Staff, and for each of them a graded submission of each module of their tracks (or, with ``every_module``,
+    of all modules: the largest gradebook a city could have) with probability ``share``."""
+    rng = random.Random(seed)
+    staff = make_staff(staff_count, seed=seed)
+    sync_staff(course=course, staff=staff)
+    opened = curriculum.opened or today - timedelta(weeks=8)
+    with open_gradebook(course) as gb:
+        notebooks = {}
+        cells = {}
+        for module in curriculum.modules.values():
+            gb.update_or_create_assignment(module.assignment)
+            notebook = gb.update_or_create_notebook(module.assignment, module.assignment)
+            notebooks[module.id] = notebook.id
+            for name, cell_type, points in CELLS:
+                cell = gb.update_or_create_grade_cell(
+                    name, module.assignment, module.assignment, max_score=points, cell_type=cell_type
+                )
+                cells[(module.id, name)] = cell.id
+        assignments = {a.name: a.id for a in gb.assignments}
+        submissions, notebook_rows, grades = [], [], []
+        for person in staff:
+            ability = rng.random()
+            tracks = curriculum.tracks_for(grade=person.grade, promoter=person.promoter)
+            modules = (
+                set(curriculum.modules) if every_module else {m for t in tracks for m in (*t.required, *t.electives)}
+            )
+            for module_id in sorted(modules):
+                if rng.random() > share:
+                    continue
+                module = curriculum.modules[module_id]
+                submission_id, notebook_id = uuid.uuid4().hex, uuid.uuid4().hex
+                stamp = _stamp(rng, opened, today)
+                submissions.append(
+                    {
+                        "id": submission_id,
+                        "assignment_id": assignments[module.assignment],
+                        "student_id": person.staff_id,
+                        "timestamp": stamp.replace(tzinfo=None) - timedelta(hours=9),  # stored in UTC
+                    }
+                )
+                notebook_rows.append(
+                    {"id": notebook_id, "assignment_id": submission_id, "notebook_id": notebooks[module_id]}
+                )
+                for name, cell_type, points in CELLS:
+                    manual = cell_type == "markdown"
+                    graded = not manual or rng.random() < 0.8
+                    score = float(round(points * min(1.0, max(0.0, rng.gauss(ability + 0.25, 0.3)))))
+                    grades.append(
+                        {
+                            "id": uuid.uuid4().hex,
+                            "notebook_id": notebook_id,
+                            "cell_id": cells[(module_id, name)],
+                            "auto_score": None if manual else score,
+                            "manual_score": score if manual and graded else None,
+                            "needs_manual_grade": manual and not graded,
+                        }
+                    )
+        gb.db.execute(SubmittedAssignment.__table__.insert(), submissions)
+        gb.db.execute(SubmittedNotebook.__table__.insert(), notebook_rows)
+        gb.db.execute(Grade.__table__.insert(), grades)
+        gb.db.commit()
+    return staff
