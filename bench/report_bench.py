@@ -33,6 +33,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--staff", type=int, default=1100)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--plain-budget", type=float, default=120, help="seconds to spend timing nbgrader's own query")
     args = parser.parse_args()
     curriculum = load_curriculum()
     names = [m.assignment for m in curriculum.modules.values()]
@@ -49,12 +50,21 @@ def main() -> int:
         generate = time.perf_counter() - started
 
         started = time.perf_counter()
-        with open_gradebook(course) as gb:
-            plain = {(r["student"], n): float(r["score"]) for n in names for r in gb.submission_dicts(n)}
-        plain_seconds = time.perf_counter() - started
-        started = time.perf_counter()
         ours = {(s.staff_id, s.assignment): s.score for s in load_submissions(course=course, assignments=names)}
         ours_seconds = time.perf_counter() - started
+        # nbgrader's submission_dicts grows worse than linearly (a correlated EXISTS per row): time it assignment by
+        # assignment within a budget and extrapolate the mean to all assignments, saying so.
+        plain: dict[tuple[str, str], float] = {}
+        measured = []
+        with open_gradebook(course) as gb:
+            for name in names:
+                started = time.perf_counter()
+                plain.update({(r["student"], name): float(r["score"]) for r in gb.submission_dicts(name)})
+                measured.append(time.perf_counter() - started)
+                if sum(measured) > args.plain_budget:
+                    break
+        plain_seconds = sum(measured) / len(measured) * len(names)
+        identical = plain == {key: score for key, score in ours.items() if key[1] in set(names[: len(measured)])}
 
         started = time.perf_counter()
         result = report.write_report(course=course, curriculum=curriculum)
@@ -65,10 +75,11 @@ def main() -> int:
         "modules": len(names),
         "submissions": len(ours),
         "generate_seconds": round(generate, 1),
+        "nbgrader_assignments_timed": f"{len(measured)} of {len(names)} (the rest extrapolated from their mean)",
         "nbgrader_submission_dicts_seconds": round(plain_seconds, 2),
         "course_load_submissions_seconds": round(ours_seconds, 2),
         "ratio": round(plain_seconds / ours_seconds, 1),
-        "identical_scores": plain == ours,
+        "identical_scores": identical,
         "report_seconds": round(report_seconds, 2),
         "report_files_bytes": sizes,
     }
@@ -76,7 +87,7 @@ def main() -> int:
         print(f"{key:>36}: {value}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report-latest.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
-    return 0 if plain == ours else 1
+    return 0 if identical else 1
 
 
 if __name__ == "__main__":

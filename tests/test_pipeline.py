@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,17 @@ def test_an_interrupted_run_can_simply_be_started_again(course_root: Path, tmp_p
     finally:
         gb.close()
     assert all(score == maximum > 0 for score, maximum in scores.values())
+
+
+def test_demo_dates_submissions_in_the_past_and_writes_report_and_certificates(course_root: Path, tmp_path: Path):
+    """Demo submissions are spread over the weeks since the course opened; the report and certificates exist."""
+    course, (_, summary) = _run_demo(course_root, tmp_path, STAFF_ROWS, "correct")
+    records = export.completions_from_gradebook(course=course, curriculum=load_curriculum())
+    stamps = [r.modules["B03"].submitted_at for r in records if r.modules["B03"].submitted_at is not None]
+    assert len(stamps) == len(STAFF_ROWS)
+    now = datetime.now(course.timezone)
+    assert all(now - timedelta(weeks=13) <= stamp <= now for stamp in stamps)
+    assert (course.export_dir / "進捗報告書.html").is_file()
+    certificates = sorted(p.name for p in (course.export_dir / "修了証").glob("*.pdf"))
+    assert len(certificates) == sum(t.status == "修了" for r in records for t in r.tracks)
+    assert any("進捗報告書" in line for line in summary)
