@@ -12,7 +12,7 @@ export MPLCONFIGDIR := $(CURDIR)/runtime/jupyter/matplotlib
 export PYTHONUTF8 := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install demo test lint build clean dirs sandbox postgres
+.PHONY: install demo test lint build clean dirs sandbox postgres chromium proxy hub wheelhouse
 
 install: $(STAMP) dirs sandbox
 
@@ -35,6 +35,37 @@ sandbox:
 postgres:
 	$(call apt_need,/usr/lib/postgresql/*/bin/initdb,postgresql)
 
+# --- JupyterHub (deploy/, docs/hub.md) ---------------------------------------------------------------------------
+# The hub tests drive Debian's chromium (apt; Playwright never downloads a browser) and need the proxy from npm,
+# installed locally in deploy/node_modules from deploy/package-lock.json (never npm -g).
+chromium:
+	$(call apt_need,chromium,chromium)
+
+PROXY := deploy/node_modules/.bin/configurable-http-proxy
+proxy: $(PROXY)
+$(PROXY): deploy/package.json deploy/package-lock.json
+	$(call apt_need,npm,npm)
+	cd deploy && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# A local trial hub on 127.0.0.1 with a few fictional staff (demo/roster.csv) and one instructor. Ctrl-C stops it.
+HUB_PORT ?= 8000
+hub: install proxy
+	$(PY) deploy/hubctl.py --port $(HUB_PORT)
+
+# Every wheel the course needs (with JupyterHub and the LDAP authenticator) for a closed network (LGWAN), plus the
+# proxy's node_modules. Install there with:  python3 -m venv V && V/bin/pip install --no-index --find-links $(WHEELHOUSE) 'sano-dx-course[hub]'
+# The wheels must suit the server's Python (Debian 12: /usr/bin/python3 3.11.2), so pip runs from that interpreter.
+WHEELHOUSE ?= runtime/wheelhouse
+WHEELHOUSE_PYTHON ?= $(shell command -v /usr/bin/python3 || echo $(PYTHON))
+wheelhouse: proxy
+	rm -rf $(WHEELHOUSE) $(WHEELHOUSE).venv && mkdir -p $(WHEELHOUSE)
+	$(WHEELHOUSE_PYTHON) -m venv $(WHEELHOUSE).venv
+	$(WHEELHOUSE).venv/bin/pip wheel --quiet --disable-pip-version-check --wheel-dir $(WHEELHOUSE) '.[hub]'
+	rm -rf $(WHEELHOUSE).venv build  # build/: setuptools' in-tree scratch folder for the course's own wheel
+	tar -czf $(WHEELHOUSE)/configurable-http-proxy.tar.gz -C deploy package.json package-lock.json node_modules
+	@echo "$(WHEELHOUSE) に $$(ls $(WHEELHOUSE)/*.whl | wc -l) 個の wheel を用意しました（$$(du -sh $(WHEELHOUSE) | cut -f1)）。"
+
 dirs:
 	@mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 
@@ -50,12 +81,12 @@ $(STAMP): pyproject.toml
 demo: install
 	$(PY) -m course demo
 
-test: install postgres lint
+test: install postgres chromium proxy lint
 	$(PY) -m pytest
 
 lint: install
-	$(PY) -m ruff check course tests nbgrader_config.py
-	$(PY) -m ruff format --check course tests nbgrader_config.py
+	$(PY) -m ruff check course tests nbgrader_config.py deploy
+	$(PY) -m ruff format --check course tests nbgrader_config.py deploy
 	$(PY) -m mypy
 
 build: install

@@ -1,0 +1,239 @@
+"""JupyterHub for the 佐野市デジタル人材育成 e-ラーニング course.
+
+Usage: ``jupyterhub -f deploy/jupyterhub_config.py`` with the SANO_HUB_* environment variables below
+(``make hub`` sets them for a local trial; docs/hub.md describes a production set-up).
+
+Who is who:
+
+* staff (職員): log in with their 職員番号 (6 digits), which is also their nbgrader student id, so the
+  gradebook, 修了状況一覧.xlsx and 修了証 join up with the roster. They get JupyterLab in Japanese with nbgrader's
+  Assignments panel only (no formgrader, no course list, no create-assignment toolbar).
+* instructors (講師・タスクフォース): listed in SANO_HUB_INSTRUCTORS (and the JupyterHub group ``instructors``).
+  Their server starts in the course folder, with the formgrader, the course's own ``python -m course`` commands
+  in a terminal and ``instructor/dashboard.ipynb``.
+
+Authentication (SANO_HUB_AUTH):
+
+* ``ldap`` (default, production): jupyterhub-ldapauthenticator against the city's LDAP / Active Directory
+  (SANO_HUB_LDAP_* below). Accounts stay in the directory; nothing is stored here.
+* ``shared``: SharedPasswordAuthenticator, one password for all staff and a separate admin password (≥ 32
+  characters) for the instructors. For trials (``make hub``) and tests only.
+* ``dummy``: any password is accepted. Tests only, never on a network.
+
+Spawner (SANO_HUB_SPAWNER):
+
+* ``local`` (default, production): every user is a real OS account (LDAP/SSSD or useradd); nbgrader's exchange
+  permissions then really keep one member of staff from listing another's submissions.
+* ``simple``: all servers run as the hub's own OS user under SANO_HUB_STATE/home/<user>. Trials and tests only:
+  there is no isolation between users.
+
+The nbgrader course id and exchange come from the course's own nbgrader_config.py (the same file the CLI and the
+formgrader read); the exchange root follows COURSE_EXCHANGE_ROOT exactly as nbgrader_config.py does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from traitlets.config.loader import PyFileConfigLoader
+
+c = get_config()  # noqa: F821  # provided by traitlets when JupyterHub loads this file
+
+DEPLOY = Path(__file__).resolve().parent
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(f"SANO_HUB_{name}", default)
+
+
+def _names(name: str) -> list[str]:
+    return [n.strip() for n in _env(name).replace("\n", ",").split(",") if n.strip()]
+
+
+# --- where things are ---------------------------------------------------------------------------------------------
+COURSE_ROOT = Path(os.environ.get("COURSE_ROOT", DEPLOY.parent)).resolve()
+STATE = Path(_env("STATE", "/srv/sano-dx-hub")).resolve()  # hub database, secrets, generated per-user settings
+PYTHON = Path(_env("PYTHON", sys.executable))  # the environment the users' servers run in (course installed)
+MODE = _env("SPAWNER", "local")
+AUTH = _env("AUTH", "ldap")
+STATE.mkdir(parents=True, exist_ok=True)
+STATE.chmod(0o711)  # users' servers may pass through to their generated settings, but not list the hub's files
+(STATE / "jupyter").mkdir(exist_ok=True)
+(STATE / "jupyter").chmod(0o755)
+if not (STATE / "jupyterhub.sqlite").exists():  # the hub database holds token hashes: owner only
+    (STATE / "jupyterhub.sqlite").touch(mode=0o600)
+
+# The course's nbgrader settings: course id and exchange root, as nbgrader_config.py resolves them.
+_course = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()
+COURSE_ID = str(_course.CourseDirectory.course_id)
+EXCHANGE = Path(str(_course.Exchange.root))
+TIMEZONE = str(_course.Exchange.get("timezone", "Asia/Tokyo"))
+INSTRUCTORS = set(_names("INSTRUCTORS"))
+STAFF = set(_names("STAFF"))  # allowed staff for the shared/dummy authenticators; LDAP decides itself
+
+# --- network --------------------------------------------------------------------------------------------------------
+c.JupyterHub.bind_url = _env("BIND_URL", "http://127.0.0.1:8000")
+c.JupyterHub.hub_bind_url = _env("HUB_BIND_URL", "http://127.0.0.1:8081")
+c.ConfigurableHTTPProxy.api_url = _env("PROXY_API_URL", "http://127.0.0.1:8001")
+_local_chp = DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy"
+c.ConfigurableHTTPProxy.command = [_env("PROXY", str(_local_chp) if _local_chp.exists() else "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.should_start = True
+c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(STATE / "jupyterhub.pid")
+c.JupyterHub.cleanup_servers = True
+c.JupyterHub.cleanup_proxy = True
+
+# --- authentication -------------------------------------------------------------------------------------------------
+if AUTH == "ldap":
+    # Production: the city's directory. Fill these in (docs/hub.md, 「本番の設定」).
+    c.JupyterHub.authenticator_class = "ldapauthenticator.LDAPAuthenticator"
+    c.LDAPAuthenticator.server_address = _env("LDAP_SERVER", "ldap.example.lg.jp")
+    c.LDAPAuthenticator.server_port = int(_env("LDAP_PORT", "636"))
+    c.LDAPAuthenticator.tls_strategy = _env("LDAP_TLS", "on_connect")  # LDAPS; "before_bind" = StartTLS
+    c.LDAPAuthenticator.lookup_dn = True
+    c.LDAPAuthenticator.lookup_dn_search_filter = _env("LDAP_FILTER", "({login_attr}={login})")
+    c.LDAPAuthenticator.user_search_base = _env("LDAP_USER_BASE", "ou=職員,dc=city,dc=sano,dc=lg,dc=jp")
+    c.LDAPAuthenticator.user_attribute = _env("LDAP_LOGIN_ATTR", "employeeID")  # the attribute holding 職員番号
+    c.LDAPAuthenticator.lookup_dn_user_dn_attribute = _env("LDAP_NAME_ATTR", "cn")
+    c.LDAPAuthenticator.lookup_dn_search_user = _env("LDAP_BIND_DN")
+    c.LDAPAuthenticator.lookup_dn_search_password = _env("LDAP_BIND_PASSWORD")
+    if groups := _names("LDAP_ALLOWED_GROUPS"):
+        c.LDAPAuthenticator.allowed_groups = groups
+    else:
+        c.Authenticator.allow_all = True  # everyone the directory accepts may use the course
+elif AUTH == "shared":
+    # Trial and tests: one password for staff, a separate long one (≥ 32 characters) for instructors.
+    c.JupyterHub.authenticator_class = "shared-password"
+    c.SharedPasswordAuthenticator.user_password = _env("SHARED_PASSWORD")
+    c.SharedPasswordAuthenticator.admin_password = _env("ADMIN_PASSWORD")
+    c.Authenticator.allowed_users = STAFF | INSTRUCTORS
+elif AUTH == "dummy":
+    c.JupyterHub.authenticator_class = "dummy"
+    c.Authenticator.allowed_users = STAFF | INSTRUCTORS
+else:
+    raise ValueError(f"SANO_HUB_AUTH={AUTH!r}: ldap, shared, dummy のどれかを指定してください。")
+c.Authenticator.admin_users = set(_names("ADMINS")) or INSTRUCTORS
+c.JupyterHub.load_groups = {
+    "instructors": {"users": sorted(INSTRUCTORS)},
+    "staff": {"users": sorted(STAFF)},
+}
+
+# A token for scripted set-up (tests, load tests, monitoring): only when one is given.
+if token := _env("SERVICE_TOKEN"):
+    c.JupyterHub.services = [{"name": "sano-dx-driver", "api_token": token}]
+    c.JupyterHub.load_roles = [
+        {
+            "name": "sano-dx-driver",
+            "scopes": ["admin:users", "admin:servers", "access:servers", "tokens", "list:users", "read:users"],
+            "services": ["sano-dx-driver"],
+        }
+    ]
+
+# --- the users' servers ---------------------------------------------------------------------------------------------
+c.Spawner.cmd = [str(PYTHON.parent / "jupyterhub-singleuser")]
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = int(_env("START_TIMEOUT", "180"))
+c.Spawner.http_timeout = int(_env("START_TIMEOUT", "180"))
+c.JupyterHub.concurrent_spawn_limit = int(_env("CONCURRENT_SPAWNS", "100"))
+if MODE == "simple":
+    c.JupyterHub.spawner_class = "simple"
+    c.SimpleLocalProcessSpawner.home_dir_template = str(STATE / "home" / "{username}")
+    if os.getuid() == 0:
+        c.Spawner.args = ["--allow-root"]
+elif MODE == "local":
+    c.JupyterHub.spawner_class = "localprocess"
+else:
+    raise ValueError(f"SANO_HUB_SPAWNER={MODE!r}: local か simple を指定してください。")
+
+# What each group sees in JupyterLab. Staff: only the Assignments panel (fetch / submit / validate).
+STAFF_OFF_SERVER = ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list"]
+STAFF_OFF_LAB = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list", "@jupyter/nbgrader:create-assignment"]
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for folder in (path.parent, path.parent.parent):
+        if folder.is_relative_to(STATE):
+            folder.chmod(0o755)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o644)
+
+
+def _write_group_settings() -> None:
+    """Settings shared by a whole group, generated once at start-up (readable by every user, writable by none)."""
+    common = STATE / "jupyter" / "common"
+    lab_settings = common / "lab-settings"
+    # Japanese UI for everyone (language pack from PyPI); their own choice in 設定 › 言語 still wins.
+    _write(lab_settings / "overrides.json", (DEPLOY / "lab-settings" / "overrides.json").read_text(encoding="utf-8"))
+    _write(
+        common / "nbgrader_config.py",
+        "# Generated by deploy/jupyterhub_config.py from the course's nbgrader_config.py. Do not edit.\n"
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
+        f"c.Exchange.root = {str(EXCHANGE)!r}\n"
+        f"c.Exchange.timezone = {TIMEZONE!r}\n"
+        f"c.NbGraderAPI.timezone = {TIMEZONE!r}\n",
+    )
+    server = {"LabApp": {"app_settings_dir": str(lab_settings)}}
+    _write(common / "jupyter_server_config.json", json.dumps(server, indent=1))
+    staff = STATE / "jupyter" / "staff"
+    _write(
+        staff / "jupyter_server_config.json",
+        json.dumps({"ServerApp": {"jpserver_extensions": dict.fromkeys(STAFF_OFF_SERVER, False)}}, indent=1),
+    )
+    _write(
+        staff / "labconfig" / "page_config.json",
+        json.dumps({"disabledExtensions": dict.fromkeys(STAFF_OFF_LAB, True)}, indent=1),
+    )
+    instructors = STATE / "jupyter" / "instructors"
+    # The instructors' nbgrader settings are the course's own file, unchanged.
+    _write(
+        instructors / "nbgrader_config.py",
+        f"c = get_config()  # noqa: F821\nload_subconfig({str(COURSE_ROOT / 'nbgrader_config.py')!r})  # noqa: F821\n",
+    )
+
+
+_write_group_settings()
+
+
+def is_instructor(user: object) -> bool:
+    groups = {g.name for g in getattr(user, "groups", [])}
+    return getattr(user, "name", "") in INSTRUCTORS or "instructors" in groups
+
+
+def pre_spawn_hook(spawner: object) -> None:
+    """Per user: group settings, the nbgrader student id (= 職員番号) and the course's environment."""
+    user = spawner.user  # type: ignore[attr-defined]
+    group = "instructors" if is_instructor(user) else "staff"
+    own = STATE / "jupyter" / "users" / user.name
+    # nbgrader files submissions under the student id; as one OS user (simple mode) it would be the hub's user.
+    _write(
+        own / "nbgrader_config.py",
+        "c = get_config()  # noqa: F821\n"
+        + ("" if group == "instructors" else f"c.CourseDirectory.student_id = {user.name!r}\n"),
+    )
+    config_path = [own, STATE / "jupyter" / group, STATE / "jupyter" / "common"]
+    bin_dir = PYTHON.parent
+    spawner.environment.update(  # type: ignore[attr-defined]
+        {
+            "JUPYTER_CONFIG_PATH": os.pathsep.join(map(str, config_path)),
+            "COURSE_EXCHANGE_ROOT": str(EXCHANGE),
+            "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",  # nbgrader runs `alembic` from PATH
+            "LANG": "C.UTF-8",
+            "PYTHONUTF8": "1",
+            "TZ": TIMEZONE,
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        }
+    )
+    if group == "instructors":
+        spawner.environment["COURSE_ROOT"] = str(COURSE_ROOT)  # type: ignore[attr-defined]
+        spawner.notebook_dir = str(COURSE_ROOT)  # type: ignore[attr-defined]  # formgrader needs the course inside
+    if MODE == "simple":
+        Path(spawner.home_dir).mkdir(parents=True, exist_ok=True)  # type: ignore[attr-defined]
+
+
+c.Spawner.pre_spawn_hook = pre_spawn_hook
