@@ -109,16 +109,16 @@ def test_an_interrupted_run_can_simply_be_started_again(course_root: Path, tmp_p
         marker.unlink()  # as if never graded: the next run must grade every one again
     command = [sys.executable, "-m", "course", "--runtime", str(course.runtime), "autograde", "B03", "--workers", "1"]
     env = {**os.environ, "COURSE_ROOT": str(course_root)}
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    log = tmp_path / "autograde.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 120
     while not list(course.autograde_dir.glob(f"*/b03/{grader.MARKER}")) and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(process.pid, how)
     process.wait(timeout=60)
     graded_before = len(list(course.autograde_dir.glob(f"*/b03/{grader.MARKER}")))
-    assert 1 <= graded_before < len(staff)
+    assert 1 <= graded_before < len(staff), log.read_text(encoding="utf-8", errors="replace")[-3000:]
     with sqlite3.connect(course.gradebook_file) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     again = grader.autograde(course=course, modules=[load_curriculum().modules["B03"]], progress=False)
