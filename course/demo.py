@@ -114,7 +114,8 @@ def submission_time(
 ) -> datetime:
     """When this person submitted their ``order``-th module: people work through their modules over the weeks."""
     rng = random.Random(f"when:{person.staff_id}:{module.id}")
-    span = (end - start).total_seconds()
+    pace = random.Random(f"pace:{person.staff_id}").uniform(0.35, 1.0)  # some finish in a few weeks, some take all
+    span = (end - start).total_seconds() * pace
     share = min(1.0, (order + rng.uniform(0.2, 1.0)) / count)
     stamp = start + timedelta(seconds=span * share)
     return stamp.replace(hour=rng.randrange(9, 17), minute=rng.randrange(60)) if stamp.date() < end.date() else end

@@ -223,6 +223,7 @@ def trend_chart(v: Views) -> str:
     axis.yaxis.set_major_locator(MaxNLocator(integer=True))
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, ncols=2)
+    axis.set_xticks(weeks)
     axis.xaxis.set_major_formatter(DateFormatter("%m/%d"))
     figure.autofmt_xdate()
     return _png(figure)
@@ -230,7 +231,7 @@ def trend_chart(v: Views) -> str:
 
 def promoter_chart(v: Views) -> str:
     steps = v.curriculum.promoter_track().steps
-    labels = ["未着手", *(f"{i}. {s.name}" for i, s in enumerate(steps, 1))]
+    labels = ["ステップ1の途中", *(f"{i}. {s.name}" for i, s in enumerate(steps, 1))]
     counts = [sum(p.reached == level for p in v.promoters) for level in range(len(steps) + 1)]
     figure, axis = plt.subplots(figsize=(8.5, 2.8))
     bars = axis.bar(labels, counts, color=["#bdbdbd", "#c8e6c9", "#81c784", "#43a047", "#1b5e20"][: len(labels)])
@@ -352,7 +353,7 @@ def body_html(v: Views) -> str:
         _img(trend_chart(v), "研修区分ごとの修了者数の週別推移"),
         "<h2>4. 業務デジタル化推進員の歩み</h2>",
         "<p>指針の4つのステップ（基礎・リテラシー → スキル習得 → 現場実践 → 事例共有）のどこまで進んだかです。"
-        "前のステップがすべて済んだところまでを数えます。</p>",
+        "前のステップがすべて済んだところまでを数えます（「ステップ1の途中」には採点待ちの人も入ります）。</p>",
         _img(promoter_chart(v), "推進員の到達ステップ別人数"),
         _table(sheets["推進員ステップ"].header, sheets["推進員ステップ"].rows, empty="推進員が名簿にいません"),
         "<h2>5. まだ1件も提出していない職員</h2>",
