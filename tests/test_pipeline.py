@@ -111,7 +111,15 @@ def test_an_interrupted_run_can_simply_be_started_again(course_root: Path, tmp_p
     env = {**os.environ, "COURSE_ROOT": str(course_root)}
     log = tmp_path / "autograde.log"
     with log.open("wb") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        # As from a terminal: a shell started in the background (nohup … &) ignores SIGINT, and children inherit that.
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
     deadline = time.monotonic() + 120
     while not list(course.autograde_dir.glob(f"*/b03/{grader.MARKER}")) and time.monotonic() < deadline:
         time.sleep(0.05)
