@@ -188,7 +188,7 @@ def heatmap(v: Views) -> str:
 
 
 def module_chart(v: Views) -> str:
-    stats = [s for s in v.module_stats]
+    stats = v.module_stats
     figure, axis = plt.subplots(figsize=(8.5, 0.38 * len(stats) + 1.3))
     labels = [f"{s.module.id} {s.module.title}" for s in stats]
     y = list(range(len(stats)))
