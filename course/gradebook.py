@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from alembic.script import ScriptDirectory
 from nbgrader.api import (
@@ -39,6 +40,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import Engine
 
 from course.config import Course
 from course.models import ImportReport, Staff, Submission
@@ -96,6 +98,27 @@ def ensure_database(course: Course) -> None:
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
     finally:
         engine.dispose()
+
+
+def share_engines() -> None:
+    """Let every nbgrader Gradebook opened in this process share one SQLAlchemy engine per database URL.
+
+    nbgrader opens a new Gradebook, and with it a new engine, nine times for each submission it autogrades. A new
+    engine starts with an empty statement cache, so each of its queries is compiled again. Only grading workers
+    call this (forked processes that do nothing else). ``Gradebook.close()`` still disposes of the engine's
+    connection pool, so no connection outlives its Gradebook; the engine and its compiled statements stay.
+    """
+    import nbgrader.api
+
+    engines: dict[str, Engine] = {}
+
+    def shared_engine(url: str, **options: Any) -> Engine:
+        key = f"{url} {sorted(options.items())}"
+        if key not in engines:
+            engines[key] = create_engine(url, **options)
+        return engines[key]
+
+    nbgrader.api.create_engine = shared_engine  # type: ignore[assignment]
 
 
 @contextmanager

@@ -42,7 +42,7 @@ from traitlets.config import Config
 from course import sandbox
 from course.config import Course, CourseError
 from course.curriculum import Module
-from course.gradebook import ensure_database, load_staff, open_gradebook
+from course.gradebook import ensure_database, load_staff, open_gradebook, share_engines
 from course.preflight import SubmissionRejected, stage
 from course.preprocessors import CompiledCheckCellMetadata, GuardedExecute, LimitOutputBytes
 from course.zygote import PR_SET_PDEATHSIG, prctl
@@ -125,6 +125,8 @@ def grading_config(settings: sandbox.GraderSettings, staging: Path) -> Config:
         AssignLatePenalties,
         CompiledCheckCellMetadata,
     ]
+    # Check the notebook's format once after each list, not after every one of its thirteen steps.
+    config.Exporter.optimistic_validation = True
     config.Execute.timeout = settings.limits.cell_timeout
     config.Execute.shutdown_kernel = "immediate"  # the zygote kills whatever is left anyway
     config.LimitOutputBytes.max_bytes = settings.limits.output_kb * 1024
@@ -144,6 +146,7 @@ def _worker(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # if the parent is killed outright, so is this worker (and its zygote)
     warnings.simplefilter("ignore", SAWarning)  # nbgrader's ORM under SQLAlchemy 2.x; results unaffected
+    share_engines()
     zygote = sandbox.Zygote(scratch=sandbox.worker_scratch(scratch_root, index), settings=settings, sandboxed=sandboxed)
     sandbox.CURRENT["zygote"] = zygote
     api = course.api(grading_config(settings, scratch_root / "staging"))

@@ -65,6 +65,8 @@ class GraderSettings:
     uid: int
     gid: int
     preload: tuple[str, ...]
+    block: tuple[str, ...]
+    warm_up: bool
     limits: Limits
 
     @property
@@ -80,6 +82,8 @@ def load_grader_settings(path: Path = GRADER_SETTINGS) -> GraderSettings:
         uid=int(sandbox.get("uid", 65534)),
         gid=int(sandbox.get("gid", 65534)),
         preload=tuple(sandbox.get("preload", ())),
+        block=tuple(sandbox.get("block", ())),
+        warm_up=bool(sandbox.get("warm_up", False)),
         limits=Limits(**data.get("limits", {})),
     )
 
@@ -133,7 +137,9 @@ def bwrap_command(*, scratch: Path, settings: GraderSettings, sandboxed: bool = 
         "OPENBLAS_NUM_THREADS": "1",  # the zygote forks: no BLAS thread pools may exist before that
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
-        "SANO_ZYGOTE_PRELOAD": json.dumps(list(settings.preload)),
+        "SANO_ZYGOTE": json.dumps(
+            {"preload": list(settings.preload), "block": list(settings.block), "warm_up": settings.warm_up}
+        ),
     }
     program = [python, "-m", "course.zygote"]
     if not sandboxed:
