@@ -118,7 +118,7 @@ def share_engines() -> None:
             engines[key] = create_engine(url, **options)
         return engines[key]
 
-    nbgrader.api.create_engine = shared_engine  # type: ignore[assignment]
+    nbgrader.api.create_engine = shared_engine
 
 
 @contextmanager

@@ -18,7 +18,7 @@ import signal
 import sqlite3
 import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -229,36 +229,38 @@ def autograde(
     known_staff = {person.staff_id for person in load_staff(course=course)}
     failures: list[Failure] = []
     notes: list[tuple[str, str, str]] = []
-    done: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="sano-grader-") as scratch:
         scratch_root = Path(scratch)
         scratch_root.chmod(0o755)
-        ready: list[tuple[str, str, str]] = []
-        for staff_id, assignment in todo:
-            if staff_id not in known_staff:
-                reason = "名簿にない職員番号です。名簿を取り込んでから、もう一度採点してください。"
-                failures.append(Failure(staff_id, assignment, reason))
-                continue
-            submitted = course.submitted_dir / staff_id / assignment
-            try:
-                staged = stage(
-                    submitted=submitted,
-                    release=course.release_dir / assignment,
-                    staging=scratch_root / "staging" / staff_id / assignment,
-                )
-            except SubmissionRejected as error:
-                failures.append(Failure(staff_id, assignment, str(error)))
-                continue
-            notes += [(staff_id, assignment, note) for note in staged.notes]
-            ready.append((staff_id, assignment, _stamp(submitted)))
+
+        def staged() -> Iterator[tuple[str, str, str]]:
+            """Pre-flight each submission, while the workers are already starting and grading."""
+            for staff_id, assignment in todo:
+                if staff_id not in known_staff:
+                    reason = "名簿にない職員番号です。名簿を取り込んでから、もう一度採点してください。"
+                    failures.append(Failure(staff_id, assignment, reason))
+                    continue
+                submitted = course.submitted_dir / staff_id / assignment
+                try:
+                    result = stage(
+                        submitted=submitted,
+                        release=course.release_dir / assignment,
+                        staging=scratch_root / "staging" / staff_id / assignment,
+                    )
+                except SubmissionRejected as error:
+                    failures.append(Failure(staff_id, assignment, str(error)))
+                    continue
+                notes.extend((staff_id, assignment, note) for note in result.notes)
+                yield staff_id, assignment, _stamp(submitted)
+
         done, failed = _run_workers(
             course=course,
             settings=settings,
             sandboxed=problem is None,
             scratch_root=scratch_root,
-            tasks=ready,
-            workers=workers or settings.worker_count,
-            progress=progress,
+            tasks=staged(),
+            workers=min(workers or settings.worker_count, len(todo)),
+            progress_total=len(todo) if progress else None,
         )
         failures += failed
     return GradingReport(
@@ -277,35 +279,36 @@ def _run_workers(
     settings: sandbox.GraderSettings,
     sandboxed: bool,
     scratch_root: Path,
-    tasks: list[tuple[str, str, str]],
+    tasks: Iterator[tuple[str, str, str]],
     workers: int,
-    progress: bool,
+    progress_total: int | None,
 ) -> tuple[list[tuple[str, str]], list[Failure]]:
-    if not tasks:
-        return [], []
+    """Start the workers first (their zygotes load pandas meanwhile), then hand them the tasks as they come."""
     context = multiprocessing.get_context("fork")  # workers inherit the imported nbgrader: no start-up per worker
     task_queue: multiprocessing.Queue = context.Queue()
     result_queue: multiprocessing.Queue = context.Queue()
-    for task in tasks:
-        task_queue.put(task)
-    count = max(1, min(workers, len(tasks)))
-    for _ in range(count):
-        task_queue.put(None)
     processes = [
         context.Process(
             target=_worker,
             args=(i, course, settings, sandboxed, scratch_root, task_queue, result_queue),
             daemon=True,
         )
-        for i in range(count)
+        for i in range(max(1, workers))
     ]
     for process in processes:
         process.start()
+    given: list[tuple[str, str, str]] = []
     done: list[tuple[str, str]] = []
     failures: list[Failure] = []
-    bar = tqdm(total=len(tasks), desc="採点中", unit="件", disable=not progress)
+    bar = tqdm(total=progress_total, desc="採点中", unit="件", disable=progress_total is None)
     try:
-        while len(done) + len(failures) < len(tasks):
+        for task in tasks:
+            task_queue.put(task)
+            given.append(task)
+        for _ in processes:
+            task_queue.put(None)
+        bar.update((progress_total or 0) - len(given))  # submissions that pre-flight already turned away
+        while len(done) + len(failures) < len(given):
             try:
                 staff_id, assignment, reason = result_queue.get(timeout=1)
             except Empty:
@@ -324,7 +327,7 @@ def _run_workers(
                 process.terminate()
             process.join(timeout=10)
     finished = set(done) | {(f.staff_id, f.assignment) for f in failures}
-    for staff_id, assignment, _ in tasks:
+    for staff_id, assignment, _ in given:
         if (staff_id, assignment) not in finished:
             reason = "採点の途中で処理が止まりました。もう一度 autograde を実行してください。"
             failures.append(Failure(staff_id, assignment, reason))
