@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import nbgrader.api
 from alembic.script import ScriptDirectory
 from nbgrader.api import (
     Assignment,
@@ -108,8 +109,6 @@ def share_engines() -> None:
     call this (forked processes that do nothing else). ``Gradebook.close()`` still disposes of the engine's
     connection pool, so no connection outlives its Gradebook; the engine and its compiled statements stay.
     """
-    import nbgrader.api
-
     engines: dict[str, Engine] = {}
 
     def shared_engine(url: str, **options: Any) -> Engine:

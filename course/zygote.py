@@ -1,7 +1,8 @@
 """The kernel zygote: a warm Python process, inside the grading sandbox, that forks one fresh kernel per submission.
 
 Started by ``course.sandbox`` as ``python -m course.zygote`` inside bubblewrap. It imports the heavy libraries once
-(pandas, matplotlib, ipykernel …), then serves requests on stdin/stdout, one JSON object per line:
+(pandas, matplotlib, ipykernel …), makes the ones no grading kernel needs unimportable (debugpy), draws one chart
+so that lazy set-up is done before the fork, then serves requests on stdin/stdout, one JSON object per line:
 
 - ``{"op": "fork", "connection_file": …, "cwd": …, "limits": {…}, "nonce": …}`` → ``{"pid": …}``: a child with the
   given resource limits starts an IPython kernel on that connection file (IPC sockets in the worker's scratch folder).
