@@ -29,7 +29,7 @@ from nbgrader.api import Gradebook
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from course import demo, grading  # noqa: E402
+from course import demo, lifecycle  # noqa: E402
 from course.config import Course  # noqa: E402
 from course.curriculum import load_curriculum  # noqa: E402
 from course.gradebook import sync_staff  # noqa: E402
@@ -45,7 +45,7 @@ def make_course(root: Path) -> Course:
     shutil.copytree(REPO / "source" / MODULE.lower(), root / "source" / MODULE.lower())
     shutil.copytree(REPO / "demo", root / "demo")
     course = Course.load(root)
-    grading.build(course=course, modules=[load_curriculum().modules[MODULE]])
+    lifecycle.build(course=course, modules=[load_curriculum().modules[MODULE]])
     return course
 
 

@@ -32,9 +32,9 @@ from sqlalchemy import select
 from course.completion import StaffCompletion, TrackStatus
 from course.config import Course, CourseError
 from course.curriculum import Curriculum
-from course.export import completions_from_gradebook
 from course.gradebook import certificates_table, open_gradebook
 from course.models import Staff
+from course.records import completion_records
 from course.spreadsheet import atomic_open
 
 KEY_ENV = "SANO_CERTIFICATE_KEY"
@@ -228,7 +228,7 @@ def write_certificates(
 ) -> list[Path]:
     """Issue and write every certificate as <職員番号>_<track>.pdf; each file is written atomically."""
     if completions is None:
-        completions = completions_from_gradebook(course=course, curriculum=curriculum)
+        completions = completion_records(course=course, curriculum=curriculum)
     secret = load_secret(course, create=True)
     certificates = issue(course=course, curriculum=curriculum, completions=completions, secret=secret)
     folder = certificate_dir(course)

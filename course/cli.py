@@ -8,9 +8,15 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from course import certificate, completion, curriculum, export, grader, grading, report, roster
 from course.config import Course, CourseError
+
+if TYPE_CHECKING:
+    from course.curriculum import Module
+
+# Each command imports what it needs when it runs, so `--help` and the quick commands start in a fraction of a
+# second: the grader, pandas, matplotlib and openpyxl are loaded only by the commands that use them.
 
 _ARGPARSE_JA = {
     "usage: ": "使い方: ",
@@ -27,11 +33,15 @@ _ARGPARSE_JA = {
 argparse._ = lambda text: _ARGPARSE_JA.get(text, text)  # type: ignore[attr-defined]  # Japanese argparse chrome
 
 
-def _modules(args: argparse.Namespace, course: Course) -> list[curriculum.Module]:
-    return grading.select_modules(curriculum.load_curriculum(), course, args.modules)
+def _modules(args: argparse.Namespace, course: Course) -> list[Module]:
+    from course import curriculum, lifecycle
+
+    return lifecycle.select_modules(curriculum.load_curriculum(), course, args.modules)
 
 
 def cmd_curriculum(args: argparse.Namespace, course: Course) -> int:
+    from course import curriculum
+
     cur = curriculum.load_curriculum()
     print("モジュール一覧（準備中 = ノートブック未作成）")
     for module in cur.modules.values():
@@ -46,6 +56,8 @@ def cmd_curriculum(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_roster_import(args: argparse.Namespace, course: Course) -> int:
+    from course import roster
+
     report = roster.import_roster(course=course, path=Path(args.file), dry_run=args.dry_run)
     head = "（試行のみ・書き込みなし）" if args.dry_run else ""
     print(f"名簿を取り込みました{head}: 追加 {len(report.added)} 人、更新 {len(report.updated)} 人、"
@@ -58,13 +70,17 @@ def cmd_roster_import(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_build(args: argparse.Namespace, course: Course) -> int:
-    result = grading.build(course=course, modules=_modules(args, course))
+    from course import lifecycle
+
+    result = lifecycle.build(course=course, modules=_modules(args, course))
     print(f"受講者用ノートブックを作成しました: {', '.join(result.assignments)} → {course.release_dir}")
     return 0
 
 
 def cmd_release(args: argparse.Namespace, course: Course) -> int:
-    result = grading.release(course=course, modules=_modules(args, course))
+    from course import lifecycle
+
+    result = lifecycle.release(course=course, modules=_modules(args, course))
     print(f"公開しました: {', '.join(result.assignments)}（職員は「Assignments」画面から取得できます）")
     for note in result.notes:
         print(f"  {note}")
@@ -72,12 +88,16 @@ def cmd_release(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_collect(args: argparse.Namespace, course: Course) -> int:
-    result = grading.collect(course=course, modules=_modules(args, course))
+    from course import lifecycle
+
+    result = lifecycle.collect(course=course, modules=_modules(args, course))
     print(f"提出物を回収しました: {', '.join(result.assignments)} → {course.submitted_dir}")
     return 0
 
 
 def cmd_autograde(args: argparse.Namespace, course: Course) -> int:
+    from course.autograde import grader
+
     if args.unsafe_no_sandbox:
         print("警告: サンドボックスなしで採点します。職員のコードが講師の権限で動きます。", file=sys.stderr)
     report = grader.autograde(
@@ -100,7 +120,9 @@ def cmd_autograde(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace, course: Course) -> int:
-    result = grading.feedback(course=course, modules=_modules(args, course))
+    from course import lifecycle
+
+    result = lifecycle.feedback(course=course, modules=_modules(args, course))
     print(f"フィードバックを返却しました: {', '.join(result.assignments) or 'なし（採点済みの提出がありません）'}")
     for note in result.notes:
         print(f"  注意: {note}")
@@ -108,16 +130,20 @@ def cmd_feedback(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_completion(args: argparse.Namespace, course: Course) -> int:
+    from course import completion, curriculum, records
+
     cur = curriculum.load_curriculum()
-    records = export.completions_from_gradebook(course=course, curriculum=cur)
-    print(f"職員 {len(records)} 人（うち名簿外 {sum(not r.staff.current for r in records)} 人）")
-    for name, counts in completion.track_counts(records, cur).items():
+    people = records.completion_records(course=course, curriculum=cur)
+    print(f"職員 {len(people)} 人（うち名簿外 {sum(not r.staff.current for r in people)} 人）")
+    for name, counts in completion.track_counts(people, cur).items():
         detail = "、".join(f"{status} {counts[status]}" for status in completion.TrackStatus)
         print(f"  {name}（{counts.total()} 人）: {detail}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace, course: Course) -> int:
+    from course import curriculum, export
+
     result = export.export(
         course=course,
         curriculum=curriculum.load_curriculum(),
@@ -132,16 +158,21 @@ def cmd_export(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_report(args: argparse.Namespace, course: Course) -> int:
+    from course import curriculum
+    from course.taskforce import report
+
     result = report.write_report(
         course=course, curriculum=curriculum.load_curriculum(), out_dir=Path(args.out) if args.out else None
     )
     print(f"進捗報告書を出力しました（{result.staff_count} 人）:")
     print(f"  {result.html}")
-    print(f"  {result.workbook}（集計シートを追加）")
+    print(f"  {result.workbook}（集計表）")
     return 0
 
 
 def cmd_certificate(args: argparse.Namespace, course: Course) -> int:
+    from course import certificate, curriculum
+
     cur = curriculum.load_curriculum()
     if not args.action:
         paths = certificate.write_certificates(course=course, curriculum=cur)
@@ -208,14 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("feedback", cmd_feedback, "採点結果のフィードバックを作成し、職員に返却します", modules=True)
     add("completion", cmd_completion, "修了状況の集計を表示します")
-    out = add("export", cmd_export, f"人事課向けの {export.WORKBOOK_NAME} と CSV を出力します")
+    out = add("export", cmd_export, "人事課向けの修了状況一覧（Excel と CSV）を出力します")
     out.add_argument("--out", metavar="フォルダ", help="出力先（既定: gradebook/exports）")
     out.add_argument("--encoding", choices=["utf-8-sig", "cp932"], default="utf-8-sig",
                      help="CSV の文字コード（既定: BOM付き UTF-8。古い Excel 向けには cp932）")  # fmt: skip
     rep = add(
         "report",
         cmd_report,
-        f"タスクフォース向けの進捗報告書（HTML）を出力し、{export.WORKBOOK_NAME} に集計シートを加えます",
+        "タスクフォース向けの進捗報告書（HTML）と、その集計表（Excel）を出力します",
     )
     rep.add_argument("--out", metavar="フォルダ", help="出力先（既定: gradebook/exports）")
     cert = add(

@@ -11,14 +11,25 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from nbgrader.apps import NbGraderAPI
-from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+if TYPE_CHECKING:
+    from nbgrader.apps import NbGraderAPI
+
 CONFIG_FILE = "nbgrader_config.py"
+# nbgrader's own defaults for the folders nbgrader_config.py leaves unset (tests/test_config.py checks them against
+# nbgrader's CourseDirectory). Kept here so that finding a folder does not import nbgrader, which takes a second.
+NBGRADER_FOLDERS = {
+    "source_directory": "source",
+    "release_directory": "release",
+    "submitted_directory": "submitted",
+    "autograded_directory": "autograded",
+    "feedback_directory": "feedback",
+}
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -65,8 +76,7 @@ class Course:
         return cls(root=root, config=config, runtime=runtime)
 
     def _dir(self, trait: str) -> Path:
-        # Ask nbgrader itself, so its defaults apply to anything nbgrader_config.py leaves unset.
-        return self.root / str(getattr(CourseDirectory(config=self.config), trait))
+        return self.root / str(self.config.CourseDirectory.get(trait, NBGRADER_FOLDERS[trait]))
 
     @property
     def course_id(self) -> str:
@@ -119,6 +129,9 @@ class Course:
 
     def api(self, extra: Config | None = None) -> NbGraderAPI:
         """A fresh nbgrader API object bound to this course, with ``extra`` settings layered on top."""
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+
         self.exchange_root.mkdir(parents=True, exist_ok=True)
         if (file := self.gradebook_file) is not None:
             file.parent.mkdir(parents=True, exist_ok=True)

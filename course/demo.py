@@ -21,11 +21,13 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
 from traitlets.config import Config
 
-from course import certificate, completion, curriculum, export, grader, grading, report, roster
-from course.config import Course
+from course import certificate, completion, curriculum, export, lifecycle, records, roster
+from course.autograde import grader
+from course.config import Course, CourseError
 from course.curriculum import Module
 from course.gradebook import load_staff, open_gradebook
 from course.models import Staff
+from course.taskforce import report
 
 # How a simulated member of staff answers a module: (weight, per-cell choices).
 PROFILES: dict[str, tuple[int, tuple[str, ...]]] = {
@@ -185,20 +187,48 @@ def simulate_manual_grading(course: Course, modules: Iterable[Module]) -> int:
     return graded
 
 
+RUNTIME_MARKER = ".sano-demo-runtime"  # written into every runtime folder the demo creates
+
+
+def prepare_runtime(runtime: Path) -> None:
+    """Give the demo an empty ``runtime`` folder, deleting only a folder that an earlier demo created.
+
+    A folder that does not exist, or is empty, is taken and marked. A folder with the marker is emptied. Anything
+    else (a checkout, a home folder, a real gradebook) is refused, and nothing is deleted.
+    """
+    runtime = runtime.resolve()
+    if runtime.exists() and not runtime.is_dir():
+        msg = f"デモの作業フォルダに指定された {runtime} はファイルです。別のフォルダを指定してください。"
+        raise CourseError(msg)
+    if runtime.is_dir() and any(runtime.iterdir()):
+        if not (runtime / RUNTIME_MARKER).is_file():
+            msg = (
+                f"{runtime} はデモが作ったフォルダではないため、中身を削除せずに中止しました。"
+                "まだないフォルダか空のフォルダを --runtime に指定してください（既定は runtime/demo です）。"
+            )
+            raise CourseError(msg)
+        shutil.rmtree(runtime)
+    runtime.mkdir(parents=True, exist_ok=True)
+    (runtime / RUNTIME_MARKER).write_text(
+        "python -m course demo が作った作業フォルダです。次のデモで削除されます。\n", encoding="utf-8"
+    )
+
+
 def run(
     *, course_root: Path, runtime: Path, roster_file: Path | None = None, module_ids: Sequence[str] | None = None
 ) -> tuple[export.ExportResult, list[str]]:
-    """Run the whole demo in ``runtime`` (wiped first). Returns the export and a Japanese summary."""
-    shutil.rmtree(runtime, ignore_errors=True)
+    """Run the whole demo in ``runtime`` (emptied first if an earlier demo made it). Returns the export and a
+    Japanese summary."""
+    prepare_runtime(runtime)
     course = Course.load(course_root, runtime=runtime)
     # Every simulated member of staff is the same OS user here, so nbgrader's owner check would only warn.
     course.config.ExchangeCollect.check_owner = False
     cur = curriculum.load_curriculum()
-    modules = grading.select_modules(cur, course, module_ids)
+    modules = lifecycle.select_modules(cur, course, module_ids)
 
     imported = roster.import_roster(course=course, path=roster_file or course_root / "demo" / "roster.csv")
     staff = [s for s in load_staff(course=course) if s.current]
-    grading.release(course=course, modules=modules)
+    lifecycle.release(course=course, modules=modules)
     profiles: dict[str, int] = {}
     answers = {module.id: DemoAnswers.load(course, module) for module in modules}
     end = datetime.now(course.timezone)
@@ -212,15 +242,15 @@ def run(
                 submitted_at=submission_time(person, module, order, len(taken), start=start, end=end),
             )  # fmt: skip
             profiles[profile] = profiles.get(profile, 0) + 1
-    grading.collect(course=course, modules=modules)
+    lifecycle.collect(course=course, modules=modules)
     graded = grader.autograde(course=course, modules=modules)
     manual = simulate_manual_grading(course, modules)
-    grading.feedback(course=course, modules=modules)
+    lifecycle.feedback(course=course, modules=modules)
     result = export.export(course=course, curriculum=cur)
     progress_report = report.write_report(course=course, curriculum=cur)
     certificates = certificate.write_certificates(course=course, curriculum=cur)
 
-    records = export.completions_from_gradebook(course=course, curriculum=cur)
+    people = records.completion_records(course=course, curriculum=cur)
     lines = [
         "デモが完了しました（架空の職員による試行です）。",
         f"  名簿: {len(imported.added)} 人を取り込み（{', '.join(sorted({s.department for s in staff}))}）",
@@ -229,10 +259,10 @@ def run(
         f"自動採点 {len(graded.done)} 件、失敗 {len(graded.failures)} 件、手動採点（模擬） {manual} 件",
     ]
     for module in modules:
-        statuses = [r.modules[module.id].status for r in records]
+        statuses = [r.modules[module.id].status for r in people]
         detail = "、".join(f"{s} {statuses.count(s)}" for s in completion.ModuleStatus if statuses.count(s))
         lines.append(f"  {module.id} の状況: {detail}")
-    for name, counts in completion.track_counts(records, cur).items():
+    for name, counts in completion.track_counts(people, cur).items():
         lines.append(
             f"  {name}（{counts.total()} 人）: " + "、".join(f"{s} {counts[s]}" for s in completion.TrackStatus)
         )

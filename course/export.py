@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from course.completion import StaffCompletion, TrackRecord, TrackStatus, evaluate
+from course.completion import StaffCompletion, TrackRecord, TrackStatus
 from course.config import Course
 from course.curriculum import Curriculum, Module
-from course.gradebook import load_staff, load_submissions
+from course.records import completion_records
 from course.spreadsheet import Cell, Table, csv_bytes, write_atomic, xlsx_bytes
 
 WORKBOOK_NAME = "修了状況一覧.xlsx"
@@ -155,22 +155,12 @@ def build_tables(
     ]
 
 
-def completions_from_gradebook(*, course: Course, curriculum: Curriculum) -> list[StaffCompletion]:
-    modules = curriculum.available(course.source_dir)
-    return evaluate(
-        curriculum=curriculum,
-        staff=load_staff(course=course),
-        submissions=load_submissions(course=course, assignments=[m.assignment for m in modules]),
-        available=[m.id for m in modules],
-    )
-
-
 def export(
     *, course: Course, curriculum: Curriculum, out_dir: Path | None = None, encoding: str = "utf-8-sig"
 ) -> ExportResult:
     """Write 修了状況一覧.xlsx and the same lists as CSV. Everything is rendered before the first file is written."""
     out_dir = out_dir or course.export_dir
-    completions = completions_from_gradebook(course=course, curriculum=curriculum)
+    completions = completion_records(course=course, curriculum=curriculum)
     modules = curriculum.available(course.source_dir)
     tables = build_tables(completions, curriculum, modules, datetime.now(course.timezone))
     files = {out_dir / WORKBOOK_NAME: xlsx_bytes(tables)}

@@ -11,13 +11,14 @@ import pypdfium2 as pdfium
 import pytest
 from nbgrader.api import SubmittedAssignment
 
-from course import certificate, synthetic
+from course import certificate
 from course.cli import main
 from course.completion import TrackStatus
 from course.config import Course, CourseError
 from course.curriculum import load_curriculum
-from course.export import completions_from_gradebook
 from course.gradebook import open_gradebook
+from course.records import completion_records
+from tests import synthetic
 
 SECRET = b"0123456789abcdef0123456789abcdef-test-only"
 CODE = certificate.make_code(SECRET, staff_id="201001", track_key="ippan", completed_on=date(2026, 11, 27))
@@ -69,7 +70,7 @@ def cohort(tmp_path: Path, monkeypatch) -> Course:
 
 
 def _completed(course: Course) -> set[tuple[str, str]]:
-    completions = completions_from_gradebook(course=course, curriculum=load_curriculum())
+    completions = completion_records(course=course, curriculum=load_curriculum())
     return {(c.staff.staff_id, t.track_key) for c in completions for t in c.tracks if t.status is TrackStatus.COMPLETE}
 
 
@@ -86,7 +87,7 @@ def test_every_completed_track_gets_a_pdf_and_the_secret_stays_private(cohort: C
 def test_pdf_shows_japanese_text_and_the_code_verifies(cohort: Course, capsys):
     path = certificate.write_certificates(course=cohort, curriculum=load_curriculum())[0]
     staff_id, track_key = path.stem.split("_")
-    person = next(c.staff for c in completions_from_gradebook(course=cohort, curriculum=load_curriculum())
+    person = next(c.staff for c in completion_records(course=cohort, curriculum=load_curriculum())
                   if c.staff.staff_id == staff_id)  # fmt: skip
     page = pdfium.PdfDocument(path)[0]
     text = page.get_textpage().get_text_range()
@@ -115,7 +116,7 @@ def test_completion_date_is_frozen_once_issued(cohort: Course):
         for submission in gb.db.query(SubmittedAssignment):
             submission.timestamp = submission.timestamp.replace(year=2027)
         gb.db.commit()
-    moved = completions_from_gradebook(course=cohort, curriculum=load_curriculum())
+    moved = completion_records(course=cohort, curriculum=load_curriculum())
     assert all(t.completed_at.year == 2027 for c in moved for t in c.tracks if t.status is TrackStatus.COMPLETE)
     again = {(c.staff.staff_id, c.track_key): (c.completed_on, c.code) for c in _issue(cohort)}
     assert again == first
@@ -127,7 +128,7 @@ def _issue(course: Course) -> list[certificate.Certificate]:
     return certificate.issue(
         course=course,
         curriculum=curriculum,
-        completions=completions_from_gradebook(course=course, curriculum=curriculum),
+        completions=completion_records(course=course, curriculum=curriculum),
         secret=certificate.load_secret(course, create=True),
     )
 

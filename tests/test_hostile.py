@@ -20,12 +20,13 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from course import demo, grader, grading, sandbox
+from course import demo, lifecycle
+from course.autograde import grader, sandbox
+from course.autograde.preprocessors import HIDDEN_BEGIN, HIDDEN_END
 from course.config import Course
 from course.curriculum import load_curriculum
 from course.gradebook import sync_staff
 from course.models import Staff
-from course.preprocessors import HIDDEN_BEGIN, HIDDEN_END
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.pipeline
@@ -113,7 +114,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     shutil.copytree(REPO / "source" / MODULE.assignment, root / "source" / MODULE.assignment)
     shutil.copytree(REPO / "demo", root / "demo")
     course = Course.load(root, runtime=tmp / "runtime")
-    grading.build(course=course, modules=[MODULE])
+    lifecycle.build(course=course, modules=[MODULE])
     CORRECT.update(demo.DemoAnswers.load(course, MODULE).correct)
 
     server = socket.socket()
@@ -332,7 +333,7 @@ def test_a_broken_notebook_fails_alone_with_a_reason(graded):
 def test_feedback_never_shows_hidden_tests(graded):
     """Neither hidden test code nor what hidden tests reported appears in any feedback file."""
     course = graded["course"]
-    grading.feedback(course=course, modules=[MODULE])
+    lifecycle.feedback(course=course, modules=[MODULE])
     source = nbformat.read(course.source_dir / MODULE.assignment / NB, as_version=4)
     hidden_lines = set()
     for cell in source.cells:

@@ -27,7 +27,7 @@ import pytest
 from nbgrader.api import Gradebook
 from openpyxl import load_workbook
 
-from course import export
+from course import records
 from course.config import Course
 from course.curriculum import load_curriculum
 from course.demo import DemoAnswers
@@ -143,8 +143,8 @@ def test_staff_submit_in_browser_and_api_then_instructor_grades(tmp_path: Path):
             assert rows[API_STAFF]["B00 状況"] in {"修了", "採点待ち"}  # every autograded point
             assert rows[BROWSER_STAFF]["B00 状況"] in {"受講中", "採点待ち"}  # 2 points: below the pass mark
             assert rows[ABSENT_STAFF]["B00 状況"] == "未提出"
-            records = export.completions_from_gradebook(course=Course.load(course_root), curriculum=load_curriculum())
-            for record in records:  # the workbook says what the completion rules say, person by person
+            people = records.completion_records(course=Course.load(course_root), curriculum=load_curriculum())
+            for record in people:  # the workbook says what the completion rules say, person by person
                 assert rows[record.staff.staff_id]["B00 状況"] == str(record.modules["B00"].status)
             ok = True
     finally:

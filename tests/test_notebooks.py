@@ -18,7 +18,7 @@ import pytest
 from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.validator import Validator
 
-from course import grading
+from course import lifecycle
 from course.config import Course
 from course.curriculum import Module, load_curriculum
 from tests.conftest import REPO
@@ -49,7 +49,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Course:
     shutil.copy2(REPO / "nbgrader_config.py", tmp / "nbgrader_config.py")
     shutil.copytree(REPO / "source", tmp / "source")
     course = Course.load(tmp, runtime=tmp / "runtime")
-    grading.build(course=course, modules=MODULES)
+    lifecycle.build(course=course, modules=MODULES)
     return course
 
 

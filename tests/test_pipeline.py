@@ -15,7 +15,8 @@ import pytest
 from nbgrader.api import Gradebook
 from openpyxl import load_workbook
 
-from course import demo, export, grader
+from course import demo, records
+from course.autograde import grader
 from course.config import Course
 from course.curriculum import load_curriculum
 from tests.conftest import STAFF_ROWS, write_csv
@@ -59,11 +60,9 @@ def test_demo_pipeline_on_a_small_roster(course_root: Path, tmp_path: Path):
     assert set(rows) == {"100001", "100002", "100003", "100004"}
     assert rows["100004"]["B03 状況"] == "未提出"
     assert rows["100002"]["B03 状況"] in {"受講中", "採点待ち"}
-    records = {
-        r.staff.staff_id: r for r in export.completions_from_gradebook(course=course, curriculum=load_curriculum())
-    }
+    by_id = {r.staff.staff_id: r for r in records.completion_records(course=course, curriculum=load_curriculum())}
     for staff_id, row in rows.items():
-        assert row["B03 状況"] == str(records[staff_id].modules["B03"].status)
+        assert row["B03 状況"] == str(by_id[staff_id].modules["B03"].status)
     assert (course.feedback_dir / "100001" / "b03" / "b03.html").is_file()
 
 
@@ -142,12 +141,12 @@ def test_an_interrupted_run_can_simply_be_started_again(course_root: Path, tmp_p
 def test_demo_dates_submissions_in_the_past_and_writes_report_and_certificates(course_root: Path, tmp_path: Path):
     """Demo submissions are spread over the weeks since the course opened; the report and certificates exist."""
     course, (_, summary) = _run_demo(course_root, tmp_path, STAFF_ROWS, "correct")
-    records = export.completions_from_gradebook(course=course, curriculum=load_curriculum())
-    stamps = [r.modules["B03"].submitted_at for r in records if r.modules["B03"].submitted_at is not None]
+    people = records.completion_records(course=course, curriculum=load_curriculum())
+    stamps = [r.modules["B03"].submitted_at for r in people if r.modules["B03"].submitted_at is not None]
     assert len(stamps) == len(STAFF_ROWS)
     now = datetime.now(course.timezone)
     assert all(now - timedelta(weeks=13) <= stamp <= now for stamp in stamps)
     assert (course.export_dir / "進捗報告書.html").is_file()
     certificates = sorted(p.name for p in (course.export_dir / "修了証").glob("*.pdf"))
-    assert len(certificates) == sum(t.status == "修了" for r in records for t in r.tracks)
+    assert len(certificates) == sum(t.status == "修了" for r in people for t in r.tracks)
     assert any("進捗報告書" in line for line in summary)

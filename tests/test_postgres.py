@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from course import demo, export, grader, grading, roster
+from course import demo, export, lifecycle, roster
+from course.autograde import grader
 from course.config import Course
 from course.curriculum import load_curriculum
 from tests.conftest import STAFF_ROWS, write_csv
@@ -71,13 +72,13 @@ def test_pipeline_on_postgresql(course_root: Path, tmp_path: Path, postgres_url:
     assert course.gradebook_file is None  # no SQLite file: backups are the database's own business
     module = load_curriculum().modules["B03"]
     roster.import_roster(course=course, path=write_csv(tmp_path / "roster.csv", STAFF_ROWS))
-    grading.release(course=course, modules=[module])
+    lifecycle.release(course=course, modules=[module])
     answers = demo.DemoAnswers.load(course, module)
     staff = {s.staff_id: s for s in roster.read_roster(tmp_path / "roster.csv")[0]}
     for staff_id, profile in (("100001", "correct"), ("100002", "blank"), ("100003", "correct")):
         home = tmp_path / "home" / staff_id
         demo.simulate_submission(course, module, staff[staff_id], answers, profile=profile, home=home)
-    grading.collect(course=course, modules=[module])
+    lifecycle.collect(course=course, modules=[module])
     report = grader.autograde(course=course, modules=[module], progress=False, workers=2)
     assert (len(report.done), report.failures, report.backup) == (3, (), None)
     gb = Gradebook(course.db_url, course.course_id)

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
-from course.preprocessors import CompiledMetadataValidator, visible_part
+from course.autograde.preprocessors import CompiledMetadataValidator, visible_part
 from tests.conftest import REPO
 
 SOURCE = nbformat.read(REPO / "source" / "b03" / "b03.ipynb", as_version=4)

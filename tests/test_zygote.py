@@ -12,7 +12,7 @@ from tests.conftest import REPO
 PROBE = """
 import json, sys
 import matplotlib.pyplot as plt
-from course import zygote
+from course.autograde import zygote
 zygote.warm_up()
 from ipykernel import debugger
 print(json.dumps({
@@ -36,4 +36,7 @@ def test_warm_up_leaves_pyplot_backend_for_each_kernel_to_choose():
 def test_blocking_debugpy_turns_the_kernel_debugger_off():
     """grader.toml blocks debugpy: kernels then skip loading the debugger (0.06 s of CPU each)."""
     assert run_probe(PROBE)["debugger_available"] is True  # installed, so the probe can tell the difference
-    assert run_probe("from course import zygote\nzygote.block(['debugpy'])\n" + PROBE)["debugger_available"] is False
+    assert (
+        run_probe("from course.autograde import zygote\nzygote.block(['debugpy'])\n" + PROBE)["debugger_available"]
+        is False
+    )

@@ -2,7 +2,7 @@
 
 The independent side reads nbgrader's tables with plain SQL (its own score rule written out: manual score if
 given, else the autograded score, plus extra credit) and applies the completion rules with plain Python, so it
-shares nothing with course.gradebook, course.completion or course.progress.
+shares nothing with course.gradebook, course.completion or course.taskforce.progress.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ import pytest
 from nbclient import NotebookClient
 from openpyxl import load_workbook
 
-from course import dashboard, export, progress, report, synthetic
+from course import export, records
 from course.config import Course
 from course.curriculum import load_curriculum
 from course.gradebook import load_submissions, open_gradebook
+from course.taskforce import dashboard, progress, report
+from tests import synthetic
 from tests.conftest import REPO
 
 TODAY = date(2026, 11, 27)
@@ -87,7 +89,7 @@ def _track_done(track, modules: dict[str, tuple[bool, bool, float | None, date]]
 
 def _views(course: Course) -> report.Views:
     curriculum = load_curriculum()
-    completions = export.completions_from_gradebook(course=course, curriculum=curriculum)
+    completions = records.completion_records(course=course, curriculum=curriculum)
     modules = curriculum.available(course.source_dir)
     return report.views(completions, curriculum, modules, datetime(2026, 11, 27, 18, 0, tzinfo=JST))
 
@@ -112,9 +114,9 @@ def test_module_numbers_match_the_gradebook(cohort: Course):
     stats = {s.module.id: s for s in _views(cohort).module_stats}
     assert set(stats) == set(curriculum.modules)
     for module_id, stat in stats.items():
-        records = [r[module_id] for r in results.values() if module_id in r]
-        graded = [r for r in records if not r[1]]
-        assert stat.submitted == len(records)
+        entries = [r[module_id] for r in results.values() if module_id in r]
+        graded = [r for r in entries if not r[1]]
+        assert stat.submitted == len(entries)
         assert stat.graded == len(graded)
         assert stat.passed == sum(r[0] for r in graded)
         ratios = [r[2] for r in graded if r[2] is not None]
@@ -188,10 +190,10 @@ def test_report_files_show_the_same_numbers(cohort: Course, tmp_path: Path):
     assert f"対象職員<b>{len(people)} 人</b>" in page
     assert f"採点待ち<b>{len(v.waiting)} 件</b>" in page
     assert f"未着手<b>{len(v.not_started)} 人</b>" in page
+    assert result.workbook.name == report.TABLES_NAME
+    assert not (tmp_path / export.WORKBOOK_NAME).exists(), "HR's workbook has one writer: course.export"
     workbook = load_workbook(result.workbook, read_only=True)
-    assert workbook.sheetnames == [
-        "職員別", "モジュール別", "部署別", "説明", "モジュール成績", "週別推移", "推進員ステップ", "未着手者", "採点待ち",
-    ]  # fmt: skip
+    assert workbook.sheetnames == ["モジュール成績", "週別推移", "推進員ステップ", "未着手者", "採点待ち"]
     sheet = {row[0]: row for row in workbook["モジュール成績"].iter_rows(min_row=2, values_only=True)}
     for stat in v.module_stats:
         assert sheet[stat.module.id][2:5] == (stat.submitted, stat.graded, stat.passed)
@@ -208,7 +210,7 @@ def test_report_for_an_empty_gradebook_still_reads_well(course: Course, tmp_path
 
 def test_dashboard_filters_narrow_every_view(cohort: Course):
     board = dashboard.build(course=cohort, curriculum=load_curriculum())
-    everyone = progress.current(export.completions_from_gradebook(course=cohort, curriculum=load_curriculum()))
+    everyone = progress.current(records.completion_records(course=cohort, curriculum=load_curriculum()))
     assert f"対象職員<b>{len(everyone)} 人</b>" in board.view.value
     board.department.value = "総務部"
     board.grade.value = "一般職"

@@ -1,7 +1,7 @@
 """nbgrader preprocessors of the course's grader, each one small with one job.
 
 - ``GuardedExecute``: nbgrader's Execute, with kernels from the sandboxed zygote and test cells sent on the guarded
-  path of ``course.kernelguard``.
+  path of ``course.autograde.kernelguard``.
 - ``LimitOutputBytes``: cut each cell's output to a byte budget (nbgrader's LimitOutput only counts lines).
 - ``HideHiddenTests``: feedback shows neither the code of hidden tests nor what they reported.
 - ``CompiledCheckCellMetadata``: nbgrader's CheckCellMetadata with its JSON schema compiled once. nbgrader calls
@@ -22,8 +22,8 @@ from nbgrader.nbgraderformat.common import BaseMetadataValidator
 from nbgrader.preprocessors import CheckCellMetadata, Execute, NbGraderPreprocessor
 from traitlets import Integer
 
-from course.kernelguard import GUARD_MIME, MARKER, TEST_FILENAME, token
-from course.sandbox import SandboxKernelManager
+from course.autograde.kernelguard import GUARD_MIME, MARKER, TEST_FILENAME, token
+from course.autograde.sandbox import SandboxKernelManager
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"

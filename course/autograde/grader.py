@@ -39,13 +39,13 @@ from sqlalchemy.exc import SAWarning
 from tqdm import tqdm
 from traitlets.config import Config
 
-from course import sandbox
+from course.autograde import sandbox
+from course.autograde.preflight import SubmissionRejected, stage
+from course.autograde.preprocessors import CompiledCheckCellMetadata, GuardedExecute, LimitOutputBytes
+from course.autograde.zygote import PR_SET_PDEATHSIG, prctl
 from course.config import Course, CourseError
 from course.curriculum import Module
 from course.gradebook import ensure_database, load_staff, open_gradebook, share_engines
-from course.preflight import SubmissionRejected, stage
-from course.preprocessors import CompiledCheckCellMetadata, GuardedExecute, LimitOutputBytes
-from course.zygote import PR_SET_PDEATHSIG, prctl
 
 MARKER = ".sano-graded"  # written into autograde/<staff>/<module>/ after a successful grading
 
@@ -205,7 +205,7 @@ def autograde(
     workers: int | None = None,
     settings: sandbox.GraderSettings | None = None,
 ) -> GradingReport:
-    """Grade every new or changed submission in parallel, sandboxed workers (settings: course/grader.toml)."""
+    """Grade every new or changed submission in parallel, sandboxed workers (settings: course/autograde/grader.toml)."""
     modules = list(modules)
     settings = settings or sandbox.load_grader_settings()
     problem = sandbox.sandbox_problem()

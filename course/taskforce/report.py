@@ -1,6 +1,6 @@
 """The task force's progress report (進捗報告書): one self-contained HTML file and extra sheets in the HR workbook.
 
-The numbers come from ``course.progress``; this module only lays them out. Plots are PNG images with Japanese
+The numbers come from ``course.taskforce.progress``; this module only lays them out. Plots are PNG images with Japanese
 labels, embedded in the HTML as data URIs, so the file can be mailed or put on a shared drive as it is.
 """
 
@@ -23,14 +23,16 @@ from matplotlib.dates import DateFormatter, date2num
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from course import progress
 from course.completion import StaffCompletion, TrackStatus
 from course.config import Course
 from course.curriculum import Curriculum, Module
-from course.export import WORKBOOK_NAME, build_tables, completions_from_gradebook
+from course.export import WORKBOOK_NAME
+from course.records import completion_records
 from course.spreadsheet import Cell, Table, write_atomic, xlsx_bytes
+from course.taskforce import progress
 
 REPORT_NAME = "進捗報告書.html"
+TABLES_NAME = "進捗報告書_集計.xlsx"  # the report's tables as sheets; HR's 修了状況一覧.xlsx belongs to course.export
 
 
 @dataclass(frozen=True)
@@ -365,21 +367,24 @@ def body_html(v: Views) -> str:
         "<li>修了: モジュールは得点率が合格基準以上で手動採点も済んだもの。研修区分は必須（推進員は選択の必要数も）をすべて修了。</li>",
         "<li>採点待ち: 提出済みで、講師の手動採点がまだのもの。</li><li>受講中: 採点済みで合格基準に届いていないもの（再提出できます）。</li>",
         "<li>未着手: その研修区分で1件も提出がないもの。</li></ul>",
-        f"<p class='muted'>同じ内容の一覧は {html.escape(WORKBOOK_NAME)} の各シートにもあります。</p>",
+        f"<p class='muted'>同じ内容の一覧は {html.escape(TABLES_NAME)} の各シートにもあります。"
+        f"職員ごとの修了状況は人事課の {html.escape(WORKBOOK_NAME)} にあります。</p>",
         "</div>",
     ]
     return "\n".join(parts)
 
 
 def write_report(*, course: Course, curriculum: Curriculum, out_dir: Path | None = None) -> ReportResult:
-    """Write 進捗報告書.html and 修了状況一覧.xlsx (HR's sheets plus the report's). Both are rendered before either is written."""
+    """Write 進捗報告書.html and its tables as 進捗報告書_集計.xlsx. Both are rendered before either is written.
+
+    HR's 修了状況一覧.xlsx is not touched: `course.export` is its only writer."""
     out_dir = out_dir or course.export_dir
     generated_at = datetime.now(course.timezone)
-    completions = completions_from_gradebook(course=course, curriculum=curriculum)
+    completions = completion_records(course=course, curriculum=curriculum)
     modules = curriculum.available(course.source_dir)
     v = views(completions, curriculum, modules, generated_at)
     page = render_html(v).encode("utf-8")
-    workbook = xlsx_bytes([*build_tables(completions, curriculum, modules, generated_at), *report_tables(v)])
+    workbook = xlsx_bytes(report_tables(v))
     html_path = write_atomic(out_dir / REPORT_NAME, page)
-    workbook_path = write_atomic(out_dir / WORKBOOK_NAME, workbook)
+    workbook_path = write_atomic(out_dir / TABLES_NAME, workbook)
     return ReportResult(html=html_path, workbook=workbook_path, staff_count=len(completions))

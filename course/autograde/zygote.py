@@ -1,6 +1,6 @@
 """The kernel zygote: a warm Python process, inside the grading sandbox, that forks one fresh kernel per submission.
 
-Started by ``course.sandbox`` as ``python -m course.zygote`` inside bubblewrap. It imports the heavy libraries once
+Started by ``course.autograde.sandbox`` as ``python -m course.autograde.zygote`` inside bubblewrap. It imports the heavy libraries once
 (pandas, matplotlib, ipykernel …), makes the ones no grading kernel needs unimportable (debugpy), draws one chart
 so that lazy set-up is done before the fork, then serves requests on stdin/stdout, one JSON object per line:
 
@@ -73,7 +73,7 @@ def _run_kernel(request: dict[str, object]) -> None:
             os.environ[name] = os.path.join(home, sub) if sub else home
         _apply_limits(request.get("limits", {}))  # type: ignore[arg-type]
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        from course.kernelguard import GuardedKernel, install_guard
+        from course.autograde.kernelguard import GuardedKernel, install_guard
 
         install_guard(str(request.get("nonce", "")))
         from ipykernel.kernelapp import IPKernelApp

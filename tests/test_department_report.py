@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from course import progress_report
+from course import department_report
 
 
 def _report(**changes):
@@ -23,17 +23,17 @@ def _report(**changes):
         "次の予定": "全課へ展開",
     }
     row.update(changes)
-    return pd.DataFrame([row], columns=list(progress_report.COLUMN_NAMES))
+    return pd.DataFrame([row], columns=list(department_report.COLUMN_NAMES))
 
 
 def test_valid_report_round_trips_through_csv(tmp_path):
-    path = progress_report.save(_report(), tmp_path / "進捗報告.csv")
+    path = department_report.save(_report(), tmp_path / "進捗報告.csv")
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
-    loaded = progress_report.load(path)
+    loaded = department_report.load(path)
     assert loaded.loc[0, "職員番号"] == "201001"
     assert loaded.loc[0, "ステップ"] == 3
     assert loaded.loc[0, "削減時間"] == 80.0
-    assert list(loaded.columns) == list(progress_report.COLUMN_NAMES)
+    assert list(loaded.columns) == list(department_report.COLUMN_NAMES)
 
 
 @pytest.mark.parametrize(
@@ -49,26 +49,26 @@ def test_valid_report_round_trips_through_csv(tmp_path):
     ],
 )
 def test_each_mistake_names_row_and_column(changes, expected):
-    assert progress_report.check(_report(**changes)) == [expected]
+    assert department_report.check(_report(**changes)) == [expected]
 
 
 def test_missing_and_extra_columns_are_reported():
     report = _report().drop(columns=["課題"]).assign(備考="x")
-    assert progress_report.check(report) == ["列が足りません: 課題", "テンプレートにない列があります: 備考"]
+    assert department_report.check(report) == ["列が足りません: 課題", "テンプレートにない列があります: 備考"]
 
 
 def test_invalid_report_writes_nothing(tmp_path):
     target = tmp_path / "進捗報告.csv"
-    with pytest.raises(progress_report.ReportError, match="進捗率"):
-        progress_report.save(_report(進捗率=-5), target)
+    with pytest.raises(department_report.ReportError, match="進捗率"):
+        department_report.save(_report(進捗率=-5), target)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_load_names_the_file(tmp_path):
     path = tmp_path / "人事課.csv"
     _report(ステップ=9).to_csv(path, index=False, encoding="cp932")
-    with pytest.raises(progress_report.ReportError) as error:
-        progress_report.load(path)
+    with pytest.raises(department_report.ReportError) as error:
+        department_report.load(path)
     assert error.value.problems == ["人事課.csv: 1行目「ステップ」: 9 は 1〜4 のどれでもありません"]
 
 
@@ -76,7 +76,7 @@ def test_summary_keeps_the_latest_report_of_each_initiative():
     older = _report(報告日="2026-09-01", 進捗率=20)
     newer = _report(報告日="2026-10-01", 進捗率=60)
     other = _report(課="企画課", 取組名="会議録作成の自動化", ステップ=2, 現状時間=50, 見込時間=50, 削減時間=0)
-    summary = progress_report.summary([newer, older, other])
+    summary = department_report.summary([newer, older, other])
     assert summary.to_dict("records") == [
         {"部": "総務部", "課": "人事課", "取組数": 1, "最大ステップ": 3, "平均進捗率": 60.0, "削減時間合計": 80.0},
         {"部": "総務部", "課": "企画課", "取組数": 1, "最大ステップ": 2, "平均進捗率": 50.0, "削減時間合計": 0.0},

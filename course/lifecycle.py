@@ -1,5 +1,5 @@
 """The nbgrader pipeline around grading, driven in-process through nbgrader's Python API: build, release, collect
-and feedback (autograding itself is ``course.grader``). One process pays nbgrader's start-up once, not per student.
+and feedback (autograding itself is ``course.autograde``). One process pays nbgrader's start-up once, not per student.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.preprocessors import GetGrades
 from traitlets.config import Config
 
+from course.autograde.preprocessors import HideHiddenTests
 from course.config import Course, CourseError
 from course.curriculum import Curriculum, Module
 from course.gradebook import ensure_database
-from course.preprocessors import HideHiddenTests
 
 
 @dataclass(frozen=True)

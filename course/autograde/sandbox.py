@@ -36,7 +36,7 @@ from traitlets import DottedObjectName, Type
 
 from course.config import PACKAGE_DIR, CourseError
 
-GRADER_SETTINGS = PACKAGE_DIR / "grader.toml"
+GRADER_SETTINGS = Path(__file__).resolve().parent / "grader.toml"
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def bwrap_command(*, scratch: Path, settings: GraderSettings, sandboxed: bool = 
             {"preload": list(settings.preload), "block": list(settings.block), "warm_up": settings.warm_up}
         ),
     }
-    program = [python, "-m", "course.zygote"]
+    program = [python, "-m", "course.autograde.zygote"]
     if not sandboxed:
         return ["env", "-i", *(f"{k}={v}" for k, v in env.items()), *program]
     command = ["bwrap", "--die-with-parent", "--new-session"]
@@ -397,7 +397,7 @@ class SandboxKernelClient(AsyncKernelClient):
 class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels come from the worker's zygote, over IPC sockets in its scratch folder."""
 
-    client_class = DottedObjectName("course.sandbox.SandboxKernelClient")
+    client_class = DottedObjectName("course.autograde.sandbox.SandboxKernelClient")
     client_factory = Type(klass=SandboxKernelClient)
 
     def __init__(self, **kwargs: Any) -> None:

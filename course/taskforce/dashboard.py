@@ -1,7 +1,7 @@
 """The instructor dashboard: the progress report's views, live from the gradebook, filtered by 部 and 職責区分.
 
 ``instructor/dashboard.ipynb`` calls :func:`build`; it runs in JupyterLab, and as an app under Voila where installed.
-The filters narrow the staff; every number and plot is then the report's own (``course.report``) for those staff.
+The filters narrow the staff; every number and plot is then the report's own (``course.taskforce.report``) for those staff.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from course import report
 from course.completion import StaffCompletion
 from course.config import Course
 from course.curriculum import GRADES, Curriculum, load_curriculum
-from course.export import completions_from_gradebook
+from course.records import completion_records
+from course.taskforce import report
 
 ALL = "（すべて）"
 
@@ -45,7 +45,7 @@ class Dashboard(widgets.VBox):
         self.load()
 
     def load(self, _button: widgets.Button | None = None) -> None:
-        self.completions = completions_from_gradebook(course=self.course, curriculum=self.curriculum)
+        self.completions = completion_records(course=self.course, curriculum=self.curriculum)
         departments = sorted({c.staff.department for c in self.completions if c.staff.current})
         chosen = self.department.value
         self.department.options = [ALL, *departments]

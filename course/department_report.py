@@ -135,7 +135,7 @@ def check(report: pd.DataFrame) -> list[str]:
     if missing or extra:
         return problems
     if list(report.columns) != list(COLUMN_NAMES):
-        problems.append("列の順番がテンプレートと違います（progress_report.COLUMN_NAMES の順にしてください）")
+        problems.append("列の順番がテンプレートと違います（department_report.COLUMN_NAMES の順にしてください）")
     if report.empty:
         problems.append("取組が1行もありません")
     for number, (_, row) in enumerate(report.iterrows(), start=1):
