@@ -27,6 +27,23 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Exchange.timezone = "Asia/Tokyo"
 c.NbGraderAPI.timezone = "Asia/Tokyo"
 
+# nbgrader's own list for the student version, with one substitution: a judgment item (an answer cell whose solution
+# is only literal assignments, 回答 = "イ") gets blanks to fill in (回答 = "") instead of the code stub (course/blanks.py).
+c.GenerateAssignment.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "course.blanks.ClearSolutionsWithBlanks",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # Staff see Japanese stubs in the student version.
 c.ClearSolutions.code_stub = {"python": "# ここにコードを書いてください\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "ここに回答を書いてください。"

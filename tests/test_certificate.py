@@ -65,7 +65,9 @@ def cohort(tmp_path: Path, monkeypatch) -> Course:
     course = Course.load(root, runtime=root / "runtime")
     curriculum = load_curriculum()
     synthetic.stub_notebooks(course=course, curriculum=curriculum)
-    synthetic.make_cohort(course=course, curriculum=curriculum, staff_count=40, today=date(2026, 11, 27), seed=3)
+    synthetic.make_cohort(
+        course=course, curriculum=curriculum, staff_count=40, today=date(2026, 11, 27), seed=3, share=0.95
+    )
     return course
 
 

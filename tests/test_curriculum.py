@@ -11,31 +11,35 @@ from course.curriculum import GRADES, load_curriculum
 from tests.conftest import REPO
 
 
-def test_all_23_modules_of_the_study_are_listed():
-    """B00–B06, K01–K02, M01–M03, P01–P05 and E01–E06, each with a Japanese title and a pass ratio."""
+def test_all_24_modules_are_listed():
+    """B00–B07, K01–K02, M01–M03, P01–P05 and E01–E06, each with a Japanese title and a pass ratio."""
     cur = load_curriculum()
-    expected = [*(f"B0{i}" for i in range(7)), "K01", "K02", "M01", "M02", "M03",
+    expected = [*(f"B0{i}" for i in range(8)), "K01", "K02", "M01", "M02", "M03",
                 *(f"P0{i}" for i in range(1, 6)), *(f"E0{i}" for i in range(1, 7))]  # fmt: skip
     assert list(cur.modules) == expected
     assert all(m.title and 0 < m.pass_ratio <= 1 for m in cur.modules.values())
 
 
 def test_tracks_follow_the_guideline():
-    """One track per 職責区分, and a promoter track with required modules and at least two electives."""
+    """One track per 職責区分 starting from the same core, and a promoter track with required modules and electives."""
     cur = load_curriculum()
     assert [cur.track_for_grade(g).name for g in GRADES] == list(GRADES)
-    assert "B05" in cur.track_for_grade("一般職").required  # 情報セキュリティ基礎
-    assert {"K01", "K02"} <= set(cur.track_for_grade("係長職").required)  # 業務改革, リーダーシップ
-    assert {"M01", "M02", "M03"} <= set(cur.track_for_grade("課長職以上").required)
+    core = ("B00", "B01", "B05", "B07")  # Jupyter, デジタル技術基礎, 情報セキュリティ基礎, オフィスツール
+    assert all(cur.track_for_grade(g).required[:4] == core for g in GRADES)
+    assert cur.track_for_grade("一般職").required[4:] == ("B02", "B06")
+    assert cur.track_for_grade("係長職").required[4:] == ("K01", "K02")  # 業務改革, リーダーシップ
+    assert cur.track_for_grade("課長職以上").required[4:] == ("M01", "M02", "M03")
+    assert not any({"B03", "B04"} & set(cur.track_for_grade(g).required) for g in GRADES)  # code: 推進員 only
     promoter = cur.promoter_track()
-    assert promoter.required == ("P01", "P02", "P03", "P04", "P05")
+    assert promoter.required == ("P01", "P02", "B03", "B04", "P03", "P04", "P05")
     assert len(promoter.electives) == 6 and promoter.min_electives == 2
 
 
 def test_module_tracks_are_derived_from_the_tracks():
     """A module knows which tracks include it."""
     cur = load_curriculum()
-    assert cur.modules["B03"].tracks == ("一般職", "係長職", "課長職以上")
+    assert cur.modules["B05"].tracks == ("一般職", "係長職", "課長職以上")
+    assert cur.modules["B03"].tracks == ("業務デジタル化推進員",)
     assert cur.modules["E02"].tracks == ("業務デジタル化推進員",)
 
 

@@ -26,9 +26,9 @@ def _tables() -> list[Table]:
         Staff("100002", '=HYPERLINK("x")', "", "総務部", "人事課", "係長", "係長職", True),
         Staff("100003", "鈴木 次郎", "", "市民生活部", "市民課", "課長", "課長職以上", False, current=False),
     ]
-    subs = [Submission("100001", "b03", 9, 10, False, datetime(2026, 11, 20, 9, 30, tzinfo=JST))]
-    modules = [cur.modules["B03"]]
-    completions = evaluate(curriculum=cur, staff=staff, submissions=subs, available=["B03"])
+    subs = [Submission("100001", "b05", 9, 10, False, datetime(2026, 11, 20, 9, 30, tzinfo=JST))]
+    modules = [cur.modules["B05"]]
+    completions = evaluate(curriculum=cur, staff=staff, submissions=subs, available=["B05"])
     return build_tables(completions, cur, modules, datetime(2026, 11, 27, 12, 0, tzinfo=JST))
 
 
@@ -48,11 +48,11 @@ def test_workbook_sheets_headers_and_layout(tmp_path: Path):
 
 
 def test_staff_rows_carry_status_and_completion_date():
-    """A member of staff's row shows their grade track's progress; B03 passed counts 1 of 7 for 一般職."""
+    """A member of staff's row shows their grade track's progress; B05 passed counts 1 of 6 for 一般職."""
     staff = _tables()[0]
     row = dict(zip(staff.header, staff.rows[1], strict=True))  # 総務部 sorted first: 100001, 100002
     assert row["職員番号"] == "100001"
-    assert (row["必須修了数"], row["必須数"], row["状況"], row["修了日"]) == (1, 7, "受講中", None)
+    assert (row["必須修了数"], row["必須数"], row["状況"], row["修了日"]) == (1, 6, "受講中", None)
     promoter = dict(zip(staff.header, staff.rows[2], strict=True))
     assert promoter["推進員"] == "○" and promoter["推進員研修 状況"] == "未着手"
     retired = dict(zip(staff.header, staff.rows[0], strict=True))
@@ -63,7 +63,7 @@ def test_module_sheet_has_score_percentages():
     """モジュール別 shows the score in percent and the status per module."""
     table = _tables()[1]
     row = dict(zip(table.header, table.rows[1], strict=True))
-    assert row["B03 文字と日付の正規化 得点率(%)"] == 90.0 and row["B03 状況"] == "修了"
+    assert row["B05 情報セキュリティ基礎 得点率(%)"] == 90.0 and row["B05 状況"] == "修了"
 
 
 def test_department_sheet_counts_current_staff_only():
