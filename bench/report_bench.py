@@ -6,7 +6,7 @@ Generates a fictional gradebook of that size (every member of staff submits ever
 the largest gradebook the curriculum allows), then times:
 - reading every submission with nbgrader's own ``Gradebook.submission_dicts`` (the plain-nbgrader way) and with
   the course's single aggregate query, checking that both give the same scores (the ratio is printed);
-- the whole ``python -m course report`` job (HTML with 4 plots + the workbook with 9 sheets), in process.
+- the whole ``python -m course report`` job (HTML with 4 plots + its workbook of 5 sheets), in process.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from course import report, synthetic  # noqa: E402
 from course.config import Course  # noqa: E402
 from course.curriculum import load_curriculum  # noqa: E402
 from course.gradebook import load_submissions, open_gradebook  # noqa: E402
+from course.taskforce import report  # noqa: E402
+from tests import synthetic  # noqa: E402
 
 
 def main() -> int:

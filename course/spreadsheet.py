@@ -1,28 +1,29 @@
-"""Tables in and out of files that Japanese Excel opens cleanly. The only module that imports openpyxl.
+"""Tables in and out of files that Japanese Excel opens cleanly. The only module that reads or writes spreadsheets.
 
-Reading: .xlsx, or CSV in UTF-8, UTF-8 with BOM or CP932 (what Excel's 「CSV UTF-8」 and 「CSV (カンマ区切り)」 write).
-Writing: .xlsx with bold, frozen, filtered headers and set widths; CSV with a BOM (or CP932 on request).
+Reading: .xlsx (with openpyxl), or CSV in UTF-8, UTF-8 with BOM or CP932 (what Excel's 「CSV UTF-8」 and
+「CSV (カンマ区切り)」 write).
+Writing: .xlsx with bold, frozen, filtered headers and set widths (SpreadsheetML written directly); CSV with a BOM
+(or CP932 on request).
 Every file is written atomically: a temporary file in the same folder, then a rename.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import io
+import math
 import os
+import re
 import tempfile
 import unicodedata
+import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO
-
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 from course.config import CourseError
 
@@ -65,6 +66,8 @@ def read_rows(path: Path) -> tuple[list[str], list[list[Cell]]]:
 
 
 def _read_xlsx(path: Path) -> list[list[Cell]]:
+    from openpyxl import load_workbook  # loaded only when an .xlsx is read: writing needs no openpyxl
+
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for damaged files
@@ -100,40 +103,176 @@ def escape_formula(value: Cell) -> Cell:
 
 
 def xlsx_bytes(tables: Sequence[Table]) -> bytes:
-    """A workbook with one sheet per table: header bold and frozen, autofilter on, widths set.
+    """A workbook with one sheet per table: header bold, shaded and frozen, autofilter on, widths set, dates as dates.
 
-    Written in openpyxl's streaming (write-only) mode: a city's workbook has tens of thousands of cells.
+    Written straight as SpreadsheetML (the XML inside an .xlsx): a city's workbook has tens of thousands of cells,
+    and building them as openpyxl objects took seconds where joining strings takes a fraction of one.
     """
-    workbook = Workbook(write_only=True)
-    header_fill = PatternFill("solid", fgColor="DDEBF7")
-    header_font = Font(bold=True)
-    header_alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for table in tables:
-        sheet = workbook.create_sheet(sheet_title(table.title))
-        sheet.freeze_panes = "A2"
-        last = get_column_letter(max(len(table.header), 1))
-        sheet.auto_filter.ref = f"A1:{last}{max(len(table.rows) + 1, 1)}"
-        for index, width in enumerate(table.widths or _auto_widths(table), start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = width
-        header = []
-        for title in table.header:
-            cell = WriteOnlyCell(sheet, value=title)
-            cell.font, cell.fill, cell.alignment = header_font, header_fill, header_alignment
-            header.append(cell)
-        sheet.append(header)
-        for row in table.rows:
-            sheet.append([_cell(sheet, escape_formula(value)) for value in row])
+    titles = _unique_titles([sheet_title(table.title) for table in tables])
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as book:
+        book.writestr("[Content_Types].xml", _content_types(len(tables)))
+        book.writestr("_rels/.rels", _ROOT_RELS)
+        book.writestr("xl/workbook.xml", _workbook_xml(titles, tables))
+        book.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(tables)))
+        book.writestr("xl/styles.xml", _STYLES)
+        for index, table in enumerate(tables, start=1):
+            book.writestr(f"xl/worksheets/sheet{index}.xml", _sheet_xml(table, selected=index == 1))
     return buffer.getvalue()
 
 
-def _cell(sheet: object, value: Cell) -> Cell | WriteOnlyCell:
-    if not isinstance(value, date | datetime):
-        return value
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.number_format = "yyyy/mm/dd"
-    return cell
+# Cell formats in xl/styles.xml, by index: plain, header, date, date and time.
+_HEADER, _DATE, _DATETIME = 1, 2, 3
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_ROOT_RELS = (
+    f'{_XML}<Relationships xmlns="{_PKG_REL}"><Relationship Id="rId1" '
+    f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
+_FONT = '<sz val="11"/><name val="游ゴシック"/><family val="3"/><charset val="128"/>'
+_STYLES = (
+    f'{_XML}<styleSheet xmlns="{_MAIN}">'
+    '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy/mm/dd"/>'
+    '<numFmt numFmtId="165" formatCode="yyyy/mm/dd hh:mm"/></numFmts>'
+    f'<fonts count="2"><font>{_FONT}</font><font><b/>{_FONT}</font></fonts>'
+    '<fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFDDEBF7"/><bgColor indexed="64"/></patternFill></fill>'
+    '</fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1" applyAlignment="1">'
+    '<alignment horizontal="center" vertical="center" wrapText="1"/></xf>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="標準" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+)
+_EPOCH = datetime(1899, 12, 30)  # day 0 of Excel's date serial numbers (1900 date system)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _content_types(sheets: int) -> str:
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{_TYPE}.worksheet+xml"/>'
+        for i in range(1, sheets + 1)
+    )
+    return (
+        f'{_XML}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{_TYPE}.sheet.main+xml"/>'
+        f'<Override PartName="/xl/styles.xml" ContentType="{_TYPE}.styles+xml"/>{overrides}</Types>'
+    )
+
+
+def _workbook_xml(titles: Sequence[str], tables: Sequence[Table]) -> str:
+    sheets = "".join(
+        f'<sheet name="{_escape(title, quote=True)}" sheetId="{i}" r:id="rId{i}"/>'
+        for i, title in enumerate(titles, start=1)
+    )
+    filters = "".join(
+        f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
+        f"{_escape(_quoted(title))}!{_filter_range(table, absolute=True)}</definedName>"
+        for i, (title, table) in enumerate(zip(titles, tables, strict=True))
+    )
+    return (
+        f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><bookViews><workbookView/></bookViews>'
+        f"<sheets>{sheets}</sheets><definedNames>{filters}</definedNames></workbook>"
+    )
+
+
+def _workbook_rels(sheets: int) -> str:
+    parts = [
+        f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+        for i in range(1, sheets + 1)
+    ]
+    parts.append(f'<Relationship Id="rId{sheets + 1}" Type="{_REL}/styles" Target="styles.xml"/>')
+    return f'{_XML}<Relationships xmlns="{_PKG_REL}">{"".join(parts)}</Relationships>'
+
+
+def _sheet_xml(table: Table, *, selected: bool) -> str:
+    letters = [get_column_letter(i) for i in range(1, max(len(table.header), 1) + 1)]
+    widths = "".join(
+        f'<col min="{i}" max="{i}" width="{width}" customWidth="1"/>'
+        for i, width in enumerate(table.widths or _auto_widths(table), start=1)
+    )
+    tab = ' tabSelected="1"' if selected else ""
+    parts = [
+        f'{_XML}<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}">',
+        f'<sheetViews><sheetView workbookViewId="0"{tab}>'
+        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+        '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>',
+        '<sheetFormatPr defaultRowHeight="18.75"/>',
+        f"<cols>{widths}</cols>" if widths else "",
+        "<sheetData>",
+        _row_xml(1, table.header, letters, style=_HEADER),
+    ]
+    parts += [_row_xml(number, row, letters) for number, row in enumerate(table.rows, start=2)]
+    parts.append(f'</sheetData><autoFilter ref="{_filter_range(table)}"/>')
+    parts.append('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>')
+    parts.append("</worksheet>")
+    return "".join(parts)
+
+
+def _row_xml(number: int, values: Sequence[Cell], letters: Sequence[str], *, style: int = 0) -> str:
+    cells = []
+    for letter, raw in zip(letters, values, strict=False):
+        value = escape_formula(raw)
+        ref = f"{letter}{number}"
+        if value is None or value == "":
+            continue
+        if isinstance(value, str):
+            head = f'<c r="{ref}" s="{style}" t="inlineStr">' if style else f'<c r="{ref}" t="inlineStr">'
+            cells.append(f'{head}<is><t xml:space="preserve">{_escape(value)}</t></is></c>')
+        elif isinstance(value, bool):
+            cells.append(f'<c r="{ref}" t="b"><v>{int(value)}</v></c>')
+        elif isinstance(value, datetime):
+            serial = (value.replace(tzinfo=None) - _EPOCH).total_seconds() / 86400
+            cells.append(f'<c r="{ref}" s="{_DATETIME}"><v>{serial!r}</v></c>')
+        elif isinstance(value, date):
+            cells.append(f'<c r="{ref}" s="{_DATE}"><v>{(value - _EPOCH.date()).days}</v></c>')
+        elif isinstance(value, int | float) and math.isfinite(value):
+            cells.append(f'<c r="{ref}"><v>{value!r}</v></c>')
+    return f'<row r="{number}">{"".join(cells)}</row>'
+
+
+def _filter_range(table: Table, *, absolute: bool = False) -> str:
+    last = get_column_letter(max(len(table.header), 1))
+    rows = max(len(table.rows) + 1, 1)
+    return f"$A$1:${last}${rows}" if absolute else f"A1:{last}{rows}"
+
+
+def _escape(text: str, *, quote: bool = False) -> str:
+    text = _NOT_XML.sub("", text)
+    return html.escape(text, quote=quote) if any(ch in text for ch in "&<>\"'") else text
+
+
+def _quoted(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _unique_titles(titles: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    unique = []
+    for title in titles:
+        candidate, n = title, 2
+        while candidate.casefold() in seen:
+            suffix = f"_{n}"
+            candidate, n = title[: 31 - len(suffix)] + suffix, n + 1
+        seen.add(candidate.casefold())
+        unique.append(candidate)
+    return unique
+
+
+def get_column_letter(index: int) -> str:
+    """Excel's column name for a 1-based column number: 1 → A, 27 → AA."""
+    letters = ""
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def csv_bytes(table: Table, *, encoding: str = "utf-8-sig") -> bytes:

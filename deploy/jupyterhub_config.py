@@ -72,7 +72,7 @@ COURSE_ID = str(_course.CourseDirectory.course_id)
 EXCHANGE = Path(str(_course.Exchange.root))
 TIMEZONE = str(_course.Exchange.get("timezone", "Asia/Tokyo"))
 INSTRUCTORS = set(_names("INSTRUCTORS"))
-STAFF = set(_names("STAFF"))  # allowed staff for the shared/dummy authenticators; LDAP decides itself
+STAFF = set(_names("STAFF"))  # allowed staff for the `shared` and `dummy` authenticators; LDAP decides itself
 
 # --- network --------------------------------------------------------------------------------------------------------
 c.JupyterHub.bind_url = _env("BIND_URL", "http://127.0.0.1:8000")
