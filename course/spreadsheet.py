@@ -308,8 +308,8 @@ def _csv_text(value: Cell) -> str:
 
 def sheet_title(title: str) -> str:
     """Excel sheet names: at most 31 characters, none of \\ / ? * : [ ]."""
-    cleaned = "".join("_" if ch in "\\/?*:[]" else ch for ch in title).strip("'")
-    return cleaned[:31] or "Sheet"
+    cleaned = "".join("_" if ch in "\\/?*:[]" else ch for ch in title)
+    return cleaned.strip("'")[:31].strip("'") or "Sheet"
 
 
 def _auto_widths(table: Table) -> list[int]:

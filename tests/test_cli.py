@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -11,35 +12,76 @@ import pytest
 from course.cli import build_parser, main
 from tests.conftest import STAFF_ROWS, write_csv
 
-COMMANDS = (
-    "curriculum",
-    "roster",
-    "build",
-    "release",
-    "collect",
-    "autograde",
-    "feedback",
-    "completion",
-    "export",
-    "demo",
-)
+
+def _children(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The commands directly under ``parser`` (argparse keeps them in its sub-parsers action)."""
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {name: child for action in actions for name, child in action.choices.items()}
+
+
+def _listed_help(parser: argparse.ArgumentParser) -> dict[str, str | None]:
+    """The one-line help each command under ``parser`` shows in its parent's --help."""
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {choice.dest: choice.help for action in actions for choice in action._choices_actions}
+
+
+def _walk(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every command and nested command (``roster import``) of the parser, with its path of names."""
+    found = []
+    for name, child in _children(parser).items():
+        found.append(((*path, name), child))
+        found += _walk(child, (*path, name))
+    return found
+
+
+PARSER = build_parser()
+COMMANDS = {path: child for path, child in _walk(PARSER)}
+PATHS = [" ".join(path) for path in COMMANDS]
+
+
+def _japanese(text: str | None) -> bool:
+    return any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text or "")
+
+
+def test_the_command_list_is_read_from_the_parser():
+    """The walk finds every command, the nested `roster import` and the ones a hand-written list had missed."""
+    assert {"curriculum", "roster", "roster import", "autograde", "report", "certificate", "demo"} <= set(PATHS)
+    assert len(PATHS) == len(set(PATHS)) > 10
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_every_command_is_described_in_japanese(path: str):
+    """Each command has a Japanese description, and a Japanese line in its parent's list of commands."""
+    names = tuple(path.split())
+    assert _japanese(COMMANDS[names].description), path
+    parent = COMMANDS[names[:-1]] if len(names) > 1 else PARSER
+    assert _japanese(_listed_help(parent)[names[-1]]), path
 
 
 def test_help_lists_every_command_in_japanese():
-    """`python -m course --help` (a real subprocess) names every command with a Japanese description."""
+    """`python -m course --help` (a real subprocess) names every top-level command with a Japanese description."""
     out = subprocess.run([sys.executable, "-m", "course", "--help"], capture_output=True, text=True, check=True).stdout
     assert out.startswith("使い方: python -m course")
-    for command in COMMANDS:
-        line = next(line for line in out.splitlines() if line.strip().startswith(command + " "))
-        assert any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in line), line
+    for command in _children(PARSER):
+        line = next((line for line in out.splitlines() if line.strip().startswith(command + " ")), "")
+        assert _japanese(line), (command, out)
 
 
-def test_every_subcommand_has_help():
-    """No command is left without a description."""
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "==SUPPRESS==" or a.__class__.__name__ == "_SubParsersAction")
-    for name, child in sub.choices.items():
-        assert child.description, name
+@pytest.mark.parametrize("path", PATHS)
+def test_every_command_has_japanese_help(path: str, capsys):
+    """`python -m course <command> --help` exits 0 and prints Japanese usage, the description and its sub-commands."""
+    names = tuple(path.split())
+    with pytest.raises(SystemExit) as caught:
+        main([*names, "--help"])
+    assert caught.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"使い方: python -m course {path}"), out
+    assert "このヘルプを表示して終了します" in out
+    assert "".join(COMMANDS[names].description.split()) in "".join(out.split())  # argparse wraps long lines
+    for child in _children(COMMANDS[names]):
+        assert any(line.strip().startswith(child + " ") for line in out.splitlines()), (child, out)
 
 
 def test_roster_errors_are_printed_in_japanese_and_exit_non_zero(

@@ -1,4 +1,8 @@
-"""Hostile submissions: every probe of the baseline report and more, graded in one run next to honest ones.
+"""Hostile submissions: every attack plain nbgrader falls for, and more, graded in one run next to honest ones.
+
+Plain nbgrader lets student code read the model answer, rewrite the gradebook, strip asserts, read expected values
+from the test's own source line, abort the whole batch with a copied cell and keep a 50 MB line of output. Here
+none of them earns a point or harms anyone else: the copied cell is repaired and the long line is cut.
 
 Each case asserts the exact score (against a reference submission graded in the same run, so the expectation does
 not hard-code the module's points), that nothing outside the sandbox changed, and that everyone else was graded.
@@ -13,7 +17,6 @@ import re
 import shutil
 import socket
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -21,13 +24,12 @@ import pytest
 from nbgrader.api import Gradebook
 
 from course import demo, lifecycle
-from course.autograde import grader, sandbox
+from course.autograde import grader
 from course.autograde.preprocessors import HIDDEN_BEGIN, HIDDEN_END
 from course.config import Course
 from course.curriculum import load_curriculum
-from course.gradebook import sync_staff
-from course.models import Staff
 from tests.conftest import REPO
+from tests.grading import copy_of, enrol, grader_settings, hand_in
 
 pytestmark = pytest.mark.pipeline
 MODULE = load_curriculum().modules["B03"]
@@ -185,7 +187,7 @@ for _path in ({str(root / "source" / "b03" / "PWNED.txt")!r}, {str(root / "PWNED
     }
     release = nbformat.read(course.release_dir / MODULE.assignment / NB, as_version=4)
     for staff_id, case in cases.items():
-        nb = nbformat.from_dict(json.loads(json.dumps(release)))
+        nb = copy_of(release)
         for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code":
@@ -194,35 +196,26 @@ for _path in ({str(root / "source" / "b03" / "PWNED.txt")!r}, {str(root / "PWNED
             index = next(
                 i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == case["duplicate"]
             )
-            copy = nbformat.from_dict(json.loads(json.dumps(nb.cells[index])))
+            copy = copy_of(nb.cells[index])
             copy.id = "pasted-copy"  # JupyterLab gives a pasted cell a new id but keeps nbgrader's metadata
             nb.cells.insert(index + 1, copy)
         if "delete" in case:
             nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in case["delete"]]
         if case["name"] == "kernelspec":
             nb.metadata.kernelspec = {"name": "ir", "display_name": "R", "language": "R"}
-        folder = course.submitted_dir / staff_id / MODULE.assignment
-        folder.mkdir(parents=True)
-        shutil.copy2(course.release_dir / MODULE.assignment / "jumin.csv", folder / "jumin.csv")
-        if case["name"] == "malformed":
-            (folder / NB).write_text('{"cells": [ this is not json', encoding="utf-8")
-        else:
-            nbformat.write(nb, folder / NB)
+        notebook = '{"cells": [ this is not json' if case["name"] == "malformed" else nb
+        jumin = course.release_dir / MODULE.assignment / "jumin.csv"
+        folder = hand_in(course, staff_id, MODULE.assignment, notebook, files=[jumin])
         if case["name"] == "symlink":
             (folder / "secret.txt").symlink_to("/etc/hostname")
-        (folder / "timestamp.txt").write_text("2026-11-27 10:00:00.000000 JST", encoding="utf-8")
-    sync_staff(
-        course=course, staff=[Staff(i, f"架空 {i}", "", "総務部", "人事課", "主事", "一般職", False) for i in cases]
-    )
+    enrol(course, cases)
 
     def fingerprint() -> dict[str, str]:
         files = [p for p in root.rglob("*") if p.is_file()]
         return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
     before = fingerprint()
-    settings = replace(
-        sandbox.load_grader_settings(), limits=replace(sandbox.load_grader_settings().limits, cell_timeout=5)
-    )
+    settings = grader_settings(cell_timeout=5)
     report = grader.autograde(course=course, modules=[MODULE], progress=False, settings=settings, workers=2)
     after = fingerprint()
     stop.set()

@@ -14,6 +14,7 @@ One run:
 from __future__ import annotations
 
 import multiprocessing
+import re
 import signal
 import sqlite3
 import tempfile
@@ -166,19 +167,30 @@ def _worker(
         zygote.close()
 
 
-# What nbgrader's log says → what the instructor reads. The first match wins.
+# What nbgrader's log says → what the instructor reads. The first match wins. Each pattern is checked against the log
+# of a real failure in tests/test_failure_reasons.py.
 FAILURE_REASONS = (
+    # A kernel dying in a cell: nbclient's DeadKernelError.
     ("DeadKernel", "採点中にカーネルが止まりました。メモリの使いすぎか、処理を強制終了するコードの可能性があります。"),
+    # A kernel dying before its first reply (too little memory to start): "Kernel died before replying to kernel_info".
     ("Kernel died", "採点中にカーネルが止まりました。メモリの使いすぎか、処理を強制終了するコードの可能性があります。"),
+    # A cell over the time limit whose kernel ignores the interrupt (one that stops only fails its own cell).
     (
         "CellTimeoutError",
         "時間内に終わらないセルがあり、中断しても止まりませんでした。無限ループがないか確認するよう伝えてください。",
     ),
-    ("SchemaTooOld", "採点用のセルの情報が壊れています。元のノートブックを取得し直して再提出するよう伝えてください。"),
+    # nbgrader names no exception for a metadata schema that is too old (or too new); it logs "One or more notebooks
+    # in the assignment use an old version \nof the nbgrader metadata format. …" ("an newer version" for too new).
+    (
+        "nbgrader metadata format",
+        "採点用のセルの情報が壊れています。元のノートブックを取得し直して再提出するよう伝えてください。",
+    ),
+    # A cell marked as graded that the gradebook knows only as another kind of cell: "nbgrader.api.MissingEntry".
     (
         "MissingEntry",
         "成績簿にない採点用のセルがあります。元のノートブックを取得し直して再提出するよう伝えてください。",
     ),
+    # A graded cell whose id the gradebook never saw: "Cell '…' does not exist in the database", then validation fails.
     (
         "does not exist in the database",
         "成績簿にない採点用のセルがあります。元のノートブックを取得し直して再提出するよう伝えてください。",
@@ -186,12 +198,21 @@ FAILURE_REASONS = (
 )
 
 
+# A Python exception as a traceback ends with it: "KeyError: 'points'", "nbclient.exceptions.CellExecutionError".
+_EXCEPTION_LINE = re.compile(r"^\s*((?:\w+\.)*\w*(?:Error|Exception)\b.*)$")
+
+
 def _failure_reason(log: str) -> str:
+    """The Japanese reason of the first known pattern; otherwise the last exception the log names (nbgrader's own
+    last [ERROR] line only says to read the traceback above), else its last [ERROR] line."""
     for needle, reason in FAILURE_REASONS:
         if needle in log:
             return reason
-    lines = [line for line in log.splitlines() if "[ERROR]" in line or "Error" in line]
-    detail = lines[-1].strip()[:300] if lines else "詳細は nbgrader の記録を確認してください"
+    lines = log.splitlines()
+    exceptions = [match.group(1) for line in lines if (match := _EXCEPTION_LINE.match(line))]
+    errors = [line for line in lines if "[ERROR]" in line]
+    chosen = exceptions or errors
+    detail = chosen[-1].strip()[:300] if chosen else "詳細は nbgrader の記録を確認してください"
     return f"自動採点できませんでした（{detail}）。"
 
 

@@ -99,6 +99,12 @@ def stage(*, submitted: Path, release: Path, staging: Path) -> Staged:
         except Exception as error:  # nbformat raises several kinds for broken files
             msg = f"{release_nb.name} が壊れていて読めません（{type(error).__name__}）。職員に保存し直して再提出するよう依頼してください。"
             raise SubmissionRejected(msg) from error
+        if any(not isinstance(cell.get("metadata", {}).get("nbgrader", {}), dict) for cell in nb.cells):
+            msg = (
+                f"{release_nb.name} の採点用のセルの情報（メタデータ）が書き換えられていて読めません。"
+                "職員に元のノートブックを取得し直して再提出するよう依頼してください。"
+            )
+            raise SubmissionRejected(msg)
         original = nbformat.read(release_nb, as_version=4)
         for step in STEPS:
             staged.notes += step(nb, original, release_nb.name)
