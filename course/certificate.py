@@ -17,6 +17,7 @@ import io
 import os
 import re
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -29,6 +30,7 @@ import matplotlib.pyplot as plt
 import matplotlib_fontja  # noqa: F401  (registers IPAexGothic)
 from sqlalchemy import select
 
+from course import staff_id as staff_ids
 from course.completion import StaffCompletion, TrackStatus
 from course.config import Course, CourseError
 from course.curriculum import Curriculum
@@ -39,7 +41,11 @@ from course.spreadsheet import atomic_open
 
 KEY_ENV = "SANO_CERTIFICATE_KEY"
 MAC_LENGTH = 16  # base32 characters = 80 bits
-CODE_PATTERN = re.compile(r"^(?P<staff>\d{6})-(?P<track>[a-z][a-z0-9_]*)-(?P<day>\d{8})-(?P<mac>[A-Z2-7]{16})$")
+CODE_PATTERN = re.compile(
+    rf"^(?P<staff>{staff_ids.PATTERN})-(?P<track>[a-z][a-z0-9_]*)-(?P<day>\d{{8}})-(?P<mac>[A-Z2-7]{{16}})$"
+)
+# The code's last part is base32 (A–Z, 2–7), which has no 0, 1 or 8: read them as the letters people mistook.
+_LOOKALIKES = str.maketrans("018", "OIB")
 
 
 @dataclass(frozen=True)
@@ -71,10 +77,11 @@ def make_code(secret: bytes, *, staff_id: str, track_key: str, completed_on: dat
 
 def check_code(secret: bytes, code: str) -> tuple[str, str, date] | None:
     """(職員番号, track key, completion date) if the code is genuine, else None."""
-    parts = code.strip().replace(" ", "").split("-")
+    parts = unicodedata.normalize("NFKC", code).strip().replace(" ", "").split("-")
     if len(parts) != 4:
         return None
-    match = CODE_PATTERN.match(f"{parts[0]}-{parts[1].lower()}-{parts[2]}-{parts[3].upper()}")
+    mac = parts[3].upper().translate(_LOOKALIKES)
+    match = CODE_PATTERN.match(f"{staff_ids.normalise(parts[0])}-{parts[1].lower()}-{parts[2]}-{mac}")
     if match is None:
         return None
     try:

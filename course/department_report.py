@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from course import staff_id as staff_ids
 from course.config import CourseError
 from course.spreadsheet import read_rows, write_atomic
 
@@ -35,7 +36,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("報告日", "date", "報告した日（YYYY-MM-DD）"),
     Column("部", "text", "推進員の所属部"),
     Column("課", "text", "推進員の所属課"),
-    Column("職員番号", "staff_id", "報告する推進員の職員番号（6桁）"),
+    Column("職員番号", "staff_id", "報告する推進員の職員番号（半角の数字と英字）"),
     Column("取組名", "text", "取組の短い名前（例: 窓口受付簿の電子化）"),
     Column(
         "ステップ",
@@ -103,9 +104,7 @@ def _cell_problem(column: Column, value: object) -> str | None:
             return f"「{text}」は日付（YYYY-MM-DD）ではありません"
         return None
     if column.kind == "staff_id":
-        return (
-            None if text.isascii() and text.isdigit() and len(text) == 6 else f"「{text}」は6桁の職員番号ではありません"
-        )
+        return None if staff_ids.problem(staff_ids.normalise(text)) is None else f"「{text}」は職員番号ではありません"
     if column.kind == "text":
         return None
     number = _number(value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course import gradebook
+from course import staff_id as staff_ids
 from course.config import PACKAGE_DIR, Course, CourseError
 from course.models import ImportReport, Staff
 from course.spreadsheet import Cell, read_rows
@@ -18,7 +18,6 @@ from course.spreadsheet import Cell, read_rows
 ROSTER_SETTINGS = PACKAGE_DIR / "roster.toml"
 REQUIRED_COLUMNS = ("職員番号", "氏名", "部", "課", "役職", "推進員")
 OPTIONAL_COLUMNS = ("ふりがな",)
-STAFF_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -111,11 +110,9 @@ def parse_roster(
         def problem(column: str, message: str, *, row_number: int = row_number, values: dict = values) -> None:
             problems.append(Problem(file, row_number, column, values.get(column, ""), message))
 
-        staff_id = values["職員番号"].lower()
-        if not staff_id:
-            problem("職員番号", "職員番号が空です。")
-        elif not STAFF_ID.fullmatch(staff_id):
-            problem("職員番号", "職員番号には半角の数字と英字だけを使ってください（32文字まで）。")
+        staff_id = staff_ids.normalise(values["職員番号"])
+        if (message := staff_ids.problem(staff_id)) is not None:
+            problem("職員番号", message)
         elif staff_id in first_row_of:
             problem("職員番号", f"職員番号が {first_row_of[staff_id]}行目 と重複しています。")
         else:
