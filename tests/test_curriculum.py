@@ -31,7 +31,7 @@ def test_tracks_follow_the_guideline():
     assert cur.track_for_grade("課長職以上").required[4:] == ("M01", "M02", "M03")
     assert not any({"B03", "B04"} & set(cur.track_for_grade(g).required) for g in GRADES)  # code: 推進員 only
     promoter = cur.promoter_track()
-    assert promoter.required == ("P01", "P02", "B03", "B04", "P03", "P04", "P05")
+    assert promoter.required == ("B03", "B04", "P01", "P02", "P03", "P04", "P05")
     assert len(promoter.electives) == 6 and promoter.min_electives == 2
 
 

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.hub
 
 ASSIGNMENT = "b00"
 BROWSER_STAFF, API_STAFF, ABSENT_STAFF = "201000", "201037", "201074"  # fictional, from demo/roster.csv
-EXERCISE_1 = 'section_name = "市民課"\nmorning = 96\nafternoon = 58\nday_total = morning + afternoon'
+EXERCISE_1 = '# 練習1の答え\n回答1a = "水"\n回答1b = 121'  # B00's first judgment item, typed as a person would
 LOCAL_USERS = ("sdx-e2e-inst", "201111", "201148")  # instructor, two staff (must not exist on the machine)
 USER_MARK = "sano-dx-hub-test"  # GECOS of the OS users this file creates, so teardown removes only those
 
@@ -115,7 +115,7 @@ def test_staff_submit_in_browser_and_api_then_instructor_grades(tmp_path: Path):
             answers = DemoAnswers.load(Course.load(course_root), load_curriculum().modules["B00"]).correct
             seen_api = api_staff(client, API_STAFF, ASSIGNMENT, answers, timings=timings)
             assert (ASSIGNMENT, "released") in seen_api["listed"], seen_api
-            assert seen_api["errors"] == [] and seen_api["cells_run"] > 40, seen_api
+            assert seen_api["errors"] == [] and seen_api["cells_run"] >= 20, seen_api
             assert seen_api["widget_views"] == 1 and "正解です" in seen_api["feedback"]
             assert seen_api["status_after_submit"].count("submitted") == 1, seen_api
 

@@ -10,6 +10,8 @@ checked. Each notebook executes once per run:
 
 from __future__ import annotations
 
+import ast
+import builtins
 import json
 import os
 import re
@@ -107,6 +109,41 @@ def test_student_version_fails_every_graded_test(module: Module, generated: Cour
     path = generated.release_dir / module.assignment / f"{module.assignment}.ipynb"
     result = Validator(config=generated.config, invert=True).validate(str(path))
     assert "passed" not in result and "changed" not in result, json.dumps(result, ensure_ascii=False)[:3000]
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """Names a cell binds anywhere (assignments, loops, imports, definitions, arguments), and names it reads."""
+    tree = ast.parse(source)
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return bound, read
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_test_cells_stand_alone(module: Module):
+    """The grader runs each test cell in a copy of the namespace (course/autograde/kernelguard.py), so a test cell
+    may not read a name that only another test cell binds: it would pass under nbval and fail when graded."""
+    nb = _nb(module.notebook(REPO / "source"))
+    cells = [
+        (c, bool(_meta(c).get("grade")) and not _meta(c).get("solution")) for c in nb.cells if c.cell_type == "code"
+    ]
+    outside = set(dir(builtins)).union(*(_names(c.source)[0] for c, test in cells if not test))
+    for cell, test in cells:
+        if test:
+            bound, read = _names(cell.source)
+            others = set().union(*(_names(c.source)[0] for c, t in cells if t and c is not cell))
+            borrowed = (read - bound - outside) & others
+            assert not borrowed, f"{_meta(cell)['grade_id']} reads {sorted(borrowed)}, bound only in another test cell"
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
