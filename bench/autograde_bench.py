@@ -42,6 +42,7 @@ KINDS = ("correct", "correct", "correct", "partial", "wrong", "missing")
 def make_course(root: Path) -> Course:
     root.mkdir(parents=True)
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(REPO / "settings", root / "settings")
     shutil.copytree(REPO / "source" / MODULE.lower(), root / "source" / MODULE.lower())
     shutil.copytree(REPO / "demo", root / "demo")
     course = Course.load(root)

@@ -54,6 +54,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sano-cli-bench-") as tmp:
         root = Path(tmp)
         shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+        shutil.copytree(REPO / "settings", root / "settings")
         course = Course.load(root, runtime=root / "runtime")
         synthetic.stub_notebooks(course=course, curriculum=curriculum)
         synthetic.make_cohort(

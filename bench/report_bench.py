@@ -41,6 +41,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sano-report-bench-") as tmp:
         root = Path(tmp)
         shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+        shutil.copytree(REPO / "settings", root / "settings")
         course = Course.load(root, runtime=root / "runtime")
         synthetic.stub_notebooks(course=course, curriculum=curriculum)
         started = time.perf_counter()

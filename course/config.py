@@ -1,7 +1,9 @@
 """One owner for every path and setting of the course.
 
 nbgrader's own settings come from ``nbgrader_config.py`` at the course root, so the nbgrader CLI, the formgrader and
-this package always agree. Everything else (curriculum, 役職 table) comes from TOML files beside this module.
+this package always agree. What a city changes (curriculum, 役職 table, grader limits) lives in TOML files in the
+course folder's settings/, so a site that installed the package from wheels changes them without touching the
+package.
 A *runtime* folder can redirect all state (gradebook, exchange, submissions, exports) elsewhere; the demo and the
 tests use that so they never touch the real gradebook.
 """
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from nbgrader.apps import NbGraderAPI
 
 CONFIG_FILE = "nbgrader_config.py"
+SETTINGS_DIR = "settings"  # what a city changes (curriculum, roster mapping, grader limits), beside nbgrader_config.py
 # nbgrader's own defaults for the folders nbgrader_config.py leaves unset (tests/test_config.py checks them against
 # nbgrader's CourseDirectory). Kept here so that finding a folder does not import nbgrader, which takes a second.
 NBGRADER_FOLDERS = {
@@ -51,6 +54,15 @@ def find_root(start: Path | None = None) -> Path:
     raise CourseError(msg)
 
 
+def settings_file(name: str, root: Path | None = None) -> Path:
+    """A settings file of the course in ``root`` (default: the course found from here), which must exist."""
+    path = (root or find_root()) / SETTINGS_DIR / name
+    if not path.is_file():
+        msg = f"設定ファイル {path} が見つかりません。コースのフォルダの {SETTINGS_DIR}/ に置いてください。"
+        raise CourseError(msg)
+    return path
+
+
 @dataclass(frozen=True)
 class Course:
     """Paths and nbgrader configuration of one course checkout."""
@@ -77,6 +89,10 @@ class Course:
 
     def _dir(self, trait: str) -> Path:
         return self.root / str(self.config.CourseDirectory.get(trait, NBGRADER_FOLDERS[trait]))
+
+    def settings_file(self, name: str) -> Path:
+        """One of this course's settings files (settings/curriculum.toml, roster.toml, grader.toml)."""
+        return settings_file(name, self.root)
 
     @property
     def course_id(self) -> str:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from course.config import PACKAGE_DIR, CourseError
+from course.config import CourseError, settings_file
 
-CURRICULUM_FILE = PACKAGE_DIR / "curriculum.toml"
+CURRICULUM_FILE = "curriculum.toml"  # in the course folder's settings/
 GRADES = ("一般職", "係長職", "課長職以上")
 
 
@@ -82,8 +82,10 @@ class Curriculum:
         return [m for m in self.modules.values() if m.is_available(source_dir)]
 
 
-def load_curriculum(path: Path = CURRICULUM_FILE) -> Curriculum:
-    """Parse and check the curriculum file; every inconsistency is reported at once."""
+def load_curriculum(path: Path | None = None) -> Curriculum:
+    """Parse and check the curriculum file (default: settings/curriculum.toml of the course found from here); every
+    inconsistency is reported at once."""
+    path = path or settings_file(CURRICULUM_FILE)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     default_ratio = float(data.get("defaults", {}).get("pass_ratio", 0.6))
     opened = data.get("defaults", {}).get("opened")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from course import gradebook
 from course import staff_id as staff_ids
-from course.config import PACKAGE_DIR, Course, CourseError
+from course.config import Course, CourseError, settings_file
 from course.models import ImportReport, Staff
 from course.spreadsheet import Cell, read_rows
 
-ROSTER_SETTINGS = PACKAGE_DIR / "roster.toml"
+ROSTER_SETTINGS = "roster.toml"  # in the course folder's settings/
 REQUIRED_COLUMNS = ("職員番号", "氏名", "部", "課", "役職", "推進員")
 OPTIONAL_COLUMNS = ("ふりがな",)
 
@@ -62,8 +62,9 @@ def nfkc(value: Cell) -> str:
     return " ".join(unicodedata.normalize("NFKC", str(value)).split())
 
 
-def load_settings(path: Path = ROSTER_SETTINGS) -> RosterSettings:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+def load_settings(path: Path | None = None) -> RosterSettings:
+    """The 役職 → 職責区分 table and the 推進員 flag words (default: settings/roster.toml of the course found here)."""
+    data = tomllib.loads((path or settings_file(ROSTER_SETTINGS)).read_text(encoding="utf-8"))
     positions: dict[str, str] = {}
     for grade, names in data["positions"].items():
         for name in names:
@@ -125,7 +126,7 @@ def parse_roster(
         if not position:
             problem("役職", "役職が空です。")
         elif grade is None:
-            problem("役職", "未登録の役職です。course/roster.toml の役職表に追加するか、名簿を直してください。")
+            problem("役職", "未登録の役職です。settings/roster.toml の役職表に追加するか、名簿を直してください。")
         flag = values["推進員"].casefold()
         if flag not in settings.promoter_yes | settings.promoter_no:
             problem("推進員", "推進員の欄は「○」か空欄（または 1/0、はい/いいえ）にしてください。")
@@ -155,6 +156,6 @@ def read_roster(path: Path, *, settings: RosterSettings | None = None) -> tuple[
 
 def import_roster(*, course: Course, path: Path, dry_run: bool = False) -> ImportReport:
     """Read the roster and make the gradebook match it, in one transaction. Idempotent; deletes nobody."""
-    staff, notes = read_roster(path)
+    staff, notes = read_roster(path, settings=load_settings(course.settings_file(ROSTER_SETTINGS)))
     report = gradebook.sync_staff(course=course, staff=staff, dry_run=dry_run)
     return dataclasses.replace(report, notes=tuple(notes))

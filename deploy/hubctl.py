@@ -25,7 +25,7 @@ DEPLOY = Path(__file__).resolve().parent
 REPO = DEPLOY.parent
 CONFIG = DEPLOY / "jupyterhub_config.py"
 PROXY = DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy"
-COURSE_PARTS = ("nbgrader_config.py", "source", "demo", "instructor")
+COURSE_PARTS = ("nbgrader_config.py", "settings", "source", "demo", "instructor")
 
 
 def free_port() -> int:

@@ -37,6 +37,7 @@ def course_root(tmp_path: Path) -> Path:
     root = tmp_path / "course"
     root.mkdir()
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(REPO / "settings", root / "settings")
     shutil.copytree(REPO / "source", root / "source")
     shutil.copytree(REPO / "demo", root / "demo")
     return root

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import stat
 from datetime import date
 from pathlib import Path
@@ -61,6 +62,7 @@ def cohort(tmp_path: Path, monkeypatch) -> Course:
     root = tmp_path / "course"
     root.mkdir()
     (root / "nbgrader_config.py").write_text((Path(__file__).parents[1] / "nbgrader_config.py").read_text())
+    shutil.copytree(Path(__file__).parents[1] / "settings", root / "settings")
     monkeypatch.delenv(certificate.KEY_ENV, raising=False)
     course = Course.load(root, runtime=root / "runtime")
     curriculum = load_curriculum()

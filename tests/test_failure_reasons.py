@@ -118,6 +118,7 @@ def _grade(tmp: Path, cases: dict, **limits: int) -> Run:
     root = tmp / "course"
     (root / "source" / MODULE.assignment).mkdir(parents=True)
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(REPO / "settings", root / "settings")
     nbformat.write(_source_notebook(), MODULE.notebook(root / "source"))
     course = Course.load(root, runtime=tmp / "runtime")
     lifecycle.build(course=course, modules=[MODULE])

@@ -113,6 +113,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp / "course"
     root.mkdir()
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(REPO / "settings", root / "settings")
     shutil.copytree(REPO / "source" / MODULE.assignment, root / "source" / MODULE.assignment)
     shutil.copytree(REPO / "demo", root / "demo")
     course = Course.load(root, runtime=tmp / "runtime")

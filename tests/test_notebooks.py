@@ -54,6 +54,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Course:
     """A copy of the course whose release/ was generated now, from source/, by nbgrader."""
     tmp = tmp_path_factory.mktemp("generated")
     shutil.copy2(REPO / "nbgrader_config.py", tmp / "nbgrader_config.py")
+    shutil.copytree(REPO / "settings", tmp / "settings")
     shutil.copytree(REPO / "source", tmp / "source")
     course = Course.load(tmp, runtime=tmp / "runtime")
     lifecycle.build(course=course, modules=MODULES)

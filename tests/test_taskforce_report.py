@@ -8,6 +8,7 @@ shares nothing with course.gradebook, course.completion or course.taskforce.prog
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -49,6 +50,7 @@ GROUP BY sa.id
 def cohort(tmp_path_factory) -> Course:
     root = tmp_path_factory.mktemp("cohort")
     (root / "nbgrader_config.py").write_text((Path(__file__).parents[1] / "nbgrader_config.py").read_text())
+    shutil.copytree(Path(__file__).parents[1] / "settings", root / "settings")
     course = Course.load(root, runtime=root / "runtime")
     curriculum = load_curriculum()
     synthetic.stub_notebooks(course=course, curriculum=curriculum)

@@ -226,9 +226,9 @@ def autograde(
     workers: int | None = None,
     settings: sandbox.GraderSettings | None = None,
 ) -> GradingReport:
-    """Grade every new or changed submission in parallel, sandboxed workers (settings: course/autograde/grader.toml)."""
+    """Grade every new or changed submission in parallel, sandboxed workers (settings: settings/grader.toml)."""
     modules = list(modules)
-    settings = settings or sandbox.load_grader_settings()
+    settings = settings or sandbox.load_grader_settings(course.settings_file(sandbox.GRADER_SETTINGS))
     problem = sandbox.sandbox_problem()
     if problem and not allow_unsandboxed:
         msg = (

@@ -34,9 +34,9 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import DottedObjectName, Type
 
-from course.config import PACKAGE_DIR, CourseError
+from course.config import PACKAGE_DIR, CourseError, settings_file
 
-GRADER_SETTINGS = Path(__file__).resolve().parent / "grader.toml"
+GRADER_SETTINGS = "grader.toml"  # in the course folder's settings/
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,9 @@ class GraderSettings:
         return self.workers or os.cpu_count() or 1
 
 
-def load_grader_settings(path: Path = GRADER_SETTINGS) -> GraderSettings:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+def load_grader_settings(path: Path | None = None) -> GraderSettings:
+    """Workers, sandbox and limits (default: settings/grader.toml of the course found from here)."""
+    data = tomllib.loads((path or settings_file(GRADER_SETTINGS)).read_text(encoding="utf-8"))
     sandbox = data.get("sandbox", {})
     return GraderSettings(
         workers=int(data.get("workers", {}).get("count", 0)),
