@@ -38,6 +38,7 @@ from course.gradebook import certificates_table, open_gradebook
 from course.models import Staff
 from course.records import completion_records
 from course.spreadsheet import atomic_open
+from course.wareki import wareki
 
 KEY_ENV = "SANO_CERTIFICATE_KEY"
 MAC_LENGTH = 16  # base32 characters = 80 bits
@@ -92,15 +93,6 @@ def check_code(secret: bytes, code: str) -> tuple[str, str, date] | None:
     if not hmac.compare_digest(expected, match["mac"]):
         return None
     return match["staff"], match["track"], day
-
-
-def wareki(day: date) -> str:
-    """A date as the city writes it on documents: 令和8年11月27日."""
-    if day >= date(2019, 5, 1):
-        era, year = "令和", day.year - 2018
-    else:
-        era, year = "平成", day.year - 1988
-    return f"{era}{'元' if year == 1 else year}年{day.month}月{day.day}日"
 
 
 # ---------------------------------------------------------------- the secret

@@ -40,6 +40,8 @@ class Table:
     header: tuple[str, ...]
     rows: tuple[tuple[Cell, ...], ...]
     widths: tuple[int, ...] = ()
+    key_columns: int = 0  # leftmost columns that name the row (職員番号, 氏名): repeated on every printed page
+    caption: str = ""  # printed at the top of every page, e.g. 「修了状況一覧（職員別） 令和8年12月7日現在」
 
 
 # ---------------------------------------------------------------- reading
@@ -149,6 +151,7 @@ _STYLES = (
     '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
     '<cellStyles count="1"><cellStyle name="標準" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
 )
+_COLUMNS_PER_PAGE = 20  # more columns than this on one A4 landscape page would print too small to read
 _EPOCH = datetime(1899, 12, 30)  # day 0 of Excel's date serial numbers (1900 date system)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -177,6 +180,19 @@ def _workbook_xml(titles: Sequence[str], tables: Sequence[Table]) -> str:
         f"{_escape(_quoted(title))}!{_filter_range(table, absolute=True)}</definedName>"
         for i, (title, table) in enumerate(zip(titles, tables, strict=True))
     )
+    # Printing: the header row on every page, and the columns that name a row on every page of a wide sheet.
+    titles_to_print = "".join(
+        f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">'
+        + _escape(
+            ",".join(
+                ([f"{_quoted(title)}!$A:${get_column_letter(table.key_columns)}"] if table.key_columns else [])
+                + [f"{_quoted(title)}!$1:$1"]
+            )
+        )
+        + "</definedName>"
+        for i, (title, table) in enumerate(zip(titles, tables, strict=True))
+    )
+    filters += titles_to_print
     return (
         f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><bookViews><workbookView/></bookViews>'
         f"<sheets>{sheets}</sheets><definedNames>{filters}</definedNames></workbook>"
@@ -201,6 +217,7 @@ def _sheet_xml(table: Table, *, selected: bool) -> str:
     tab = ' tabSelected="1"' if selected else ""
     parts = [
         f'{_XML}<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}">',
+        '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>',
         f'<sheetViews><sheetView workbookViewId="0"{tab}>'
         '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
         '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>',
@@ -211,7 +228,15 @@ def _sheet_xml(table: Table, *, selected: bool) -> str:
     ]
     parts += [_row_xml(number, row, letters) for number, row in enumerate(table.rows, start=2)]
     parts.append(f'</sheetData><autoFilter ref="{_filter_range(table)}"/>')
-    parts.append('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>')
+    parts.append('<printOptions horizontalCentered="1"/>')
+    parts.append('<pageMargins left="0.4" right="0.4" top="0.75" bottom="0.6" header="0.3" footer="0.3"/>')
+    # A4 landscape, as wide as the page (a sheet too wide to read that way spans a few pages, names repeated), as
+    # many pages down as it needs.
+    pages_wide = max(1, math.ceil(len(table.header) / _COLUMNS_PER_PAGE))
+    parts.append(f'<pageSetup paperSize="9" orientation="landscape" fitToWidth="{pages_wide}" fitToHeight="0"/>')
+    caption = _escape(table.caption.replace("&", "&&"))
+    header = f"<oddHeader>&amp;L{caption}</oddHeader>" if caption else ""
+    parts.append(f"<headerFooter>{header}<oddFooter>&amp;C&amp;P / &amp;N</oddFooter></headerFooter>")
     parts.append("</worksheet>")
     return "".join(parts)
 

@@ -19,6 +19,7 @@ from course.config import Course, CourseError
 from course.curriculum import load_curriculum
 from course.gradebook import open_gradebook
 from course.records import completion_records
+from course.wareki import wareki
 from tests import synthetic
 
 SECRET = b"0123456789abcdef0123456789abcdef-test-only"
@@ -52,9 +53,9 @@ def test_a_code_from_another_secret_is_rejected():
 
 
 def test_wareki():
-    assert certificate.wareki(date(2026, 11, 27)) == "令和8年11月27日"
-    assert certificate.wareki(date(2019, 5, 1)) == "令和元年5月1日"
-    assert certificate.wareki(date(2019, 4, 30)) == "平成31年4月30日"
+    assert wareki(date(2026, 11, 27)) == "令和8年11月27日"
+    assert wareki(date(2019, 5, 1)) == "令和元年5月1日"
+    assert wareki(date(2019, 4, 30)) == "平成31年4月30日"
 
 
 @pytest.fixture

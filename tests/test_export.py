@@ -31,17 +31,17 @@ def _tables() -> list[Table]:
 
 
 def test_workbook_sheets_headers_and_layout(tmp_path: Path):
-    """Three lists plus an explanation sheet; headers bold, frozen, filtered, with widths set."""
+    """Four lists plus an explanation sheet; headers bold, frozen, filtered, with widths set."""
     path = write_atomic(tmp_path / "修了状況一覧.xlsx", xlsx_bytes(_tables()))
     book = load_workbook(path)
-    assert book.sheetnames == ["職員別", "モジュール別", "部署別", "説明"]
+    assert book.sheetnames == ["職員別", "モジュール別", "部署別", "部別合計", "説明"]
     sheet = book["職員別"]
     header = [c.value for c in sheet[1]]
     assert header[:12] == ["職員番号", "氏名", "ふりがな", "部", "課", "役職", "職責区分", "推進員",
                            "必須修了数", "必須数", "状況", "修了日"]  # fmt: skip
     assert all(c.font.bold for c in sheet[1])
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:S{sheet.max_row}"
+    assert sheet.auto_filter.ref == f"A1:T{sheet.max_row}"
     assert sheet.column_dimensions["B"].width >= 10
 
 
@@ -57,6 +57,18 @@ def test_staff_rows_carry_status_and_completion_date():
     assert retired["在籍"] == "名簿外"
 
 
+def test_staff_rows_name_the_required_modules_still_missing():
+    """Each row names what is left of each track, so a 課長 sees what their staff still have to take."""
+    staff = _tables()[0]
+    ippan = dict(zip(staff.header, staff.rows[1], strict=True))
+    assert ippan["未修了の必須モジュール"] == "B00・B01・B07・B02・B06"  # B05 is done
+    promoter = dict(zip(staff.header, staff.rows[2], strict=True))
+    assert (
+        promoter["未修了の必須モジュール"]
+        == "B00・B01・B05・B07・K01・K02 ／ 推進員: B03・B04・P01・P02・P03・P04・P05"
+    )
+
+
 def test_module_sheet_has_score_percentages():
     """モジュール別 shows the score in percent and the status per module."""
     table = _tables()[1]
@@ -64,13 +76,37 @@ def test_module_sheet_has_score_percentages():
     assert row["B05 情報セキュリティ基礎 得点率(%)"] == 90.0 and row["B05 状況"] == "修了"
 
 
+def test_modules_outside_a_persons_tracks_are_not_required():
+    """A 一般職 is not asked for K01 or a 推進員 module: 対象外, not 未提出; their own unfinished module is 未提出."""
+    cur = load_curriculum()
+    staff = [Staff("100001", "山田 花子", "", "総務部", "人事課", "主事", "一般職", False)]
+    modules = [cur.modules[m] for m in ("B05", "K01", "E01")]
+    completions = evaluate(curriculum=cur, staff=staff, submissions=[], available=["B05", "K01", "E01"])
+    table = build_tables(completions, cur, modules, datetime(2026, 11, 27, 12, 0, tzinfo=JST))[1]
+    row = dict(zip(table.header, table.rows[0], strict=True))
+    assert (row["B05 状況"], row["K01 状況"], row["E01 状況"]) == ("未提出", "対象外", "対象外")
+
+
 def test_department_sheet_counts_current_staff_only():
-    """部署別: per 部/課 and track, with 部 and overall totals; staff no longer on the roster are left out."""
-    table = _tables()[2]
-    rows = {(r[0], r[1], r[2]): r for r in table.rows}
+    """部署別: per 部/課 and track; totals per 部 and overall on their own sheet; staff no longer on the roster are
+    left out."""
+    sections, totals = _tables()[2:4]
+    rows = {(r[0], r[1], r[2]): r for r in sections.rows}
     assert rows[("総務部", "人事課", "一般職")][3:6] == (1, 0, 0.0)
     assert ("市民生活部", "市民課", "課長職以上") not in rows
-    assert rows[("（合計）", "", "係長職")][3] == 1
+    assert not any("（合計）" in r[:2] for r in sections.rows)
+    total_rows = {(r[0], r[1], r[2]): r for r in totals.rows}
+    assert total_rows[("（合計）", "", "係長職")][3] == 1 and total_rows[("総務部", "（合計）", "一般職")][3] == 1
+
+
+def test_every_printed_page_says_as_of_when_and_repeats_names(tmp_path: Path):
+    """A4 landscape, fit to the page width, header row (and 職員番号・氏名) on every page, 「…現在」 in the header."""
+    book = load_workbook(write_atomic(tmp_path / "a.xlsx", xlsx_bytes(_tables())))
+    sheet = book["職員別"]
+    assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToHeight == 0
+    assert sheet.print_title_rows == "$1:$1" and sheet.print_title_cols == "$A:$B"
+    assert "令和8年11月27日現在" in sheet.oddHeader.left.text
 
 
 def test_escaping_reaches_the_files(tmp_path: Path):

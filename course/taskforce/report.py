@@ -26,7 +26,7 @@ from matplotlib.ticker import MaxNLocator
 from course.completion import StaffCompletion, TrackStatus
 from course.config import Course
 from course.curriculum import Curriculum, Module
-from course.export import WORKBOOK_NAME
+from course.export import DEPARTMENT_HEADER, WORKBOOK_NAME
 from course.records import completion_records
 from course.spreadsheet import Cell, Table, write_atomic, xlsx_bytes
 from course.taskforce import progress
@@ -338,9 +338,7 @@ def body_html(v: Views) -> str:
             else "<p class='muted'>名簿に職員がいません。python -m course roster import で名簿を取り込んでください。</p>"
         ),
         "<details><summary>課ごとの内訳を表で見る</summary>",
-        _table(
-            ("部", "課", "研修区分", "対象者数", "修了者数", "修了率(%)", "採点待ち", "受講中", "未着手"), section_rows
-        ),
+        _table(DEPARTMENT_HEADER, section_rows),
         "</details>",
         "<h2>2. モジュール別の合格率と平均得点率</h2>",
         _img(module_chart(v), "モジュール別の合格率と平均得点率の棒グラフ"),
