@@ -92,6 +92,10 @@ def cmd_collect(args: argparse.Namespace, course: Course) -> int:
 
     result = lifecycle.collect(course=course, modules=_modules(args, course))
     print(f"提出物を回収しました: {', '.join(result.assignments)} → {course.submitted_dir}")
+    for staff_id, assignment, what in result.people:
+        print(f"  {staff_id} {assignment}: {what}")
+    if not result.people:
+        print("  まだ提出はありません。")
     return 0
 
 
@@ -110,6 +114,10 @@ def cmd_autograde(args: argparse.Namespace, course: Course) -> int:
     print(
         f"自動採点: 採点 {len(report.done)} 件、変更なしのため省略 {len(report.skipped)} 件、失敗 {len(report.failures)} 件"
     )
+    for staff_id, assignment in report.done:
+        print(f"  採点しました {staff_id} {assignment}")
+    for staff_id, assignment in report.skipped:
+        print(f"  変更なし（採点済み） {staff_id} {assignment}")
     for staff_id, assignment, note in report.notes:
         print(f"  補正 {staff_id} {assignment}: {note}")
     if report.backup:

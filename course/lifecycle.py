@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.apps import NbGraderAPI
-from nbgrader.preprocessors import GetGrades
 from traitlets.config import Config
 
+from course import feedback as page
 from course.autograde.preprocessors import HideHiddenTests
 from course.config import Course, CourseError
-from course.curriculum import Curriculum, Module
+from course.curriculum import CURRICULUM_FILE, Curriculum, Module, load_curriculum
 from course.gradebook import ensure_database
 
 
@@ -22,6 +21,7 @@ from course.gradebook import ensure_database
 class StepReport:
     assignments: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    people: tuple[tuple[str, str, str], ...] = ()  # (職員番号, assignment, what happened), for the instructor
 
 
 def select_modules(curriculum: Curriculum, course: Course, ids: Sequence[str] | None) -> list[Module]:
@@ -83,22 +83,46 @@ def release(*, course: Course, modules: Iterable[Module]) -> StepReport:
 
 
 def collect(*, course: Course, modules: Iterable[Module]) -> StepReport:
-    """Copy the staff's submissions from the exchange into submitted/ (newer submissions replace older ones)."""
+    """Copy the staff's submissions from the exchange into submitted/ (newer submissions replace older ones), and say
+    per person what changed: 新しい提出, 再提出 (replaced an earlier one) or 変更なし."""
     api = _api(course)
     done = []
+    people = []
     for module in modules:
+        before = _submission_times(course, module.assignment)
         _check(api.collect(module.assignment, update=True), f"{module.id} の回収")
+        for staff_id, stamp in sorted(_submission_times(course, module.assignment).items()):
+            old = before.get(staff_id)
+            what = "新しい提出" if old is None else ("変更なし" if old == stamp else "再提出（前の提出と置き換え）")
+            people.append((staff_id, module.assignment, f"{what}（提出日時 {stamp}）"))
         done.append(module.assignment)
-    return StepReport(assignments=tuple(done))
+    return StepReport(assignments=tuple(done), people=tuple(people))
+
+
+def _submission_times(course: Course, assignment: str) -> dict[str, str]:
+    """When each collected submission of ``assignment`` was handed in, as nbgrader recorded it (timestamp.txt)."""
+    stamps = {}
+    for file in course.submitted_dir.glob(f"*/{assignment}/timestamp.txt"):
+        stamps[file.parent.parent.name] = file.read_text(encoding="utf-8").strip().split(".")[0]
+    return stamps
 
 
 def feedback(*, course: Course, modules: Iterable[Module]) -> StepReport:
     """Generate feedback HTML from the autograded submissions and return it to the staff through the exchange.
 
-    Hidden tests are taken out of the feedback: neither their code nor what they reported reaches the staff.
+    The page is the course's Japanese one (course/templates/feedback, built by ``course.feedback``): the result
+    against the module's pass mark from the curriculum, what to do next, and each exercise's checks. Hidden tests are
+    taken out: neither their code nor what they reported reaches the staff.
     """
+    modules = list(modules)
     extra = Config()
-    extra.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    extra.GenerateFeedback.preprocessors = [page.FeedbackGrades, HideHiddenTests, page.FeedbackPage]
+    # nbgrader's API always asks nbconvert for the template named "feedback"; with these base folders set, nbgrader
+    # leaves out its own, so the course's course/templates/feedback is the one found.
+    extra.HTMLExporter.extra_template_basedirs = [str(page.TEMPLATES)]
+    extra.FeedbackPage.plans = page.plans(
+        course=course, curriculum=load_curriculum(course.settings_file(CURRICULUM_FILE)), modules=modules
+    )
     api = _api(course, extra)
     done = []
     notes: list[str] = []

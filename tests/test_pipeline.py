@@ -15,18 +15,21 @@ import pytest
 from nbgrader.api import Gradebook
 from openpyxl import load_workbook
 
-from course import demo, records
+from course import demo, lifecycle, records
 from course.autograde import grader
 from course.config import Course
 from course.curriculum import load_curriculum
+from course.gradebook import load_staff
 from tests.conftest import STAFF_ROWS, write_csv
 
 pytestmark = pytest.mark.pipeline
 
 
 def _run_demo(course_root: Path, tmp_path: Path, rows: tuple, profile: object) -> tuple[Course, tuple]:
-    """The demo on ``rows`` with a fixed answer profile (a name, or a dict per 職員番号), for module B03 only."""
-    roster_file = write_csv(tmp_path / "roster.csv", rows)
+    """The demo on ``rows`` with a fixed answer profile (a name, or a dict per 職員番号), for module B03 only.
+
+    B03 (code, on the promoters' path) is taken only by 推進員, so everyone here is made one."""
+    roster_file = write_csv(tmp_path / "roster.csv", tuple((*row[:6], "○") for row in rows))
     runtime = tmp_path / "demo"
     original = demo.choose_profile
     demo.choose_profile = lambda person, module: profile[person.staff_id] if isinstance(profile, dict) else profile
@@ -150,3 +153,22 @@ def test_demo_dates_submissions_in_the_past_and_writes_report_and_certificates(c
     certificates = sorted(p.name for p in (course.export_dir / "修了証").glob("*.pdf"))
     assert len(certificates) == sum(t.status == "修了" for r in people for t in r.tracks)
     assert any("進捗報告書" in line for line in summary)
+
+
+def test_collect_says_per_person_what_changed(course_root: Path, tmp_path: Path):
+    """Collecting again reports 変更なし for everyone; after one person resubmits, only that person is 再提出."""
+    course, _ = _run_demo(course_root, tmp_path, STAFF_ROWS, {"100001": "correct", "100002": "wrong",
+                                                                 "100003": "absent", "100004": "absent"})  # fmt: skip
+    module = load_curriculum().modules["B03"]
+    again = lifecycle.collect(course=course, modules=[module])
+    assert {(who, what.split("（")[0]) for who, _, what in again.people} == {
+        ("100001", "変更なし"),
+        ("100002", "変更なし"),
+    }
+    person = next(s for s in load_staff(course=course) if s.staff_id == "100002")
+    demo.simulate_submission(
+        course, module, person, demo.DemoAnswers.load(course, module), profile="correct",
+        home=tmp_path / "home-again" / "100002", submitted_at=datetime.now(course.timezone),
+    )  # fmt: skip
+    later = {who: what for who, _, what in lifecycle.collect(course=course, modules=[module]).people}
+    assert later["100001"].startswith("変更なし") and later["100002"].startswith("再提出")
