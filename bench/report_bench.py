@@ -25,7 +25,8 @@ sys.path.insert(0, str(REPO))
 
 from course.config import Course  # noqa: E402
 from course.curriculum import load_curriculum  # noqa: E402
-from course.gradebook import load_submissions, open_gradebook  # noqa: E402
+from course.gradebook import open_gradebook  # noqa: E402
+from course.records import load_submissions  # noqa: E402
 from course.taskforce import report  # noqa: E402
 from tests import synthetic  # noqa: E402
 

@@ -25,8 +25,9 @@ from course import certificate, completion, curriculum, export, lifecycle, recor
 from course.autograde import grader
 from course.config import Course, CourseError
 from course.curriculum import Module
-from course.gradebook import load_staff, open_gradebook
+from course.gradebook import open_gradebook
 from course.models import Staff
+from course.records import load_staff
 from course.taskforce import report
 
 # How a simulated member of staff answers a module: (weight, per-cell choices).

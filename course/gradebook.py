@@ -3,9 +3,8 @@
 Keeping 部・課・役職・推進員 in a table beside nbgrader's ``student`` table means one file (or one PostgreSQL database)
 holds everything, and a roster import changes both in a single transaction.
 
-Writers go through nbgrader's own ``Gradebook``. The two readers behind every report (``load_staff``,
-``load_submissions``) use SQLAlchemy Core on the same tables and never import nbgrader, which alone takes a second
-to import: HR's export and the task force's report start in a fraction of that.
+Writers go through nbgrader's own ``Gradebook`` (imported when needed: nbgrader alone takes a second to import).
+The readers behind every report live in course/records.py.
 """
 
 from __future__ import annotations
@@ -20,15 +19,11 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Float,
     MetaData,
     String,
     Table,
-    case,
     create_engine,
-    func,
     inspect,
-    literal_column,
     select,
     text,
     update,
@@ -39,11 +34,12 @@ if TYPE_CHECKING:
     from nbgrader.api import Gradebook
 
 from course.config import Course
-from course.models import ImportReport, Staff, Submission
+from course.models import ImportReport, Staff
+from course.records import STAFF_FIELDS, STAFF_TABLE
 
 metadata = MetaData()
 staff_table = Table(
-    "course_staff",
+    STAFF_TABLE,
     metadata,
     Column("staff_id", String(32), primary_key=True),  # = nbgrader student.id
     Column("name", String(128), nullable=False),
@@ -66,37 +62,6 @@ certificates_table = Table(
     Column("code", String(64), nullable=False, unique=True),
     Column("issued_at", DateTime, nullable=False),
 )
-STAFF_FIELDS = ("name", "kana", "department", "section", "position", "grade", "promoter", "current")
-
-# nbgrader's tables, as far as the readers use them (names and columns as in nbgrader.api; the equality of
-# load_submissions with nbgrader's own Gradebook.submission_dicts is tested).
-_nbgrader = MetaData()
-_assignment = Table("assignment", _nbgrader, Column("id", String), Column("name", String), Column("course_id", String))
-_submitted_assignment = Table(
-    "submitted_assignment",
-    _nbgrader,
-    Column("id", String),
-    Column("assignment_id", String),
-    Column("student_id", String),
-    Column("timestamp", DateTime),
-)
-_submitted_notebook = Table("submitted_notebook", _nbgrader, Column("id", String), Column("assignment_id", String))
-_grade = Table(
-    "grade",
-    _nbgrader,
-    Column("id", String),
-    Column("notebook_id", String),
-    Column("cell_id", String),
-    Column("auto_score", Float),
-    Column("manual_score", Float),
-    Column("extra_credit", Float),
-    Column("needs_manual_grade", Boolean),
-)
-_notebook = Table("notebook", _nbgrader, Column("id", String), Column("assignment_id", String))
-# Grade and task cells share base_cell's id; notebook_id lives in base_cell.
-_base_cell = Table("base_cell", _nbgrader, Column("id", String), Column("notebook_id", String))
-_grade_cells = Table("grade_cells", _nbgrader, Column("id", String), Column("max_score", Float))
-_task_cells = Table("task_cells", _nbgrader, Column("id", String), Column("max_score", Float))
 
 
 def ensure_database(course: Course) -> None:
@@ -216,91 +181,3 @@ def _upsert_student(session: object, person: Staff) -> None:
         session.add(Student(id=person.staff_id, last_name=family, first_name=given))  # type: ignore[attr-defined]
     elif (student.last_name, student.first_name) != (family, given):
         student.last_name, student.first_name = family, given
-
-
-@contextmanager
-def _reading(course: Course) -> Iterator[Any]:
-    """A read-only connection to the gradebook, or None when there is no gradebook yet (nothing to report)."""
-    if (file := course.gradebook_file) is not None and not file.is_file():
-        yield None
-        return
-    engine = create_engine(course.db_url)
-    try:
-        with engine.connect() as connection:
-            tables = set(inspect(connection).get_table_names())
-            yield connection if {"course_staff", "grade", "submitted_assignment"} <= tables else None
-    finally:
-        engine.dispose()
-
-
-def load_staff(*, course: Course) -> list[Staff]:
-    """Everyone the course has ever known, current or not, ordered by 職員番号."""
-    with _reading(course) as connection:
-        if connection is None:
-            return []
-        rows = connection.execute(select(staff_table).order_by(staff_table.c.staff_id)).all()
-    return [Staff(staff_id=row.staff_id, **{name: getattr(row, name) for name in STAFF_FIELDS}) for row in rows]
-
-
-def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Submission]:
-    """The graded latest submission of every member of staff for the given assignments.
-
-    Two aggregate queries for all assignments: the scores per submission, with nbgrader's own score expression
-    (``Grade.score``: the manual score if there is one, else the automatic one, plus extra credit), and the maximum
-    per assignment (nbgrader's ``Assignment.max_score``: its grade cells' and task cells' points). Together they
-    give what nbgrader's ``Gradebook.submission_dicts`` does (tested), which runs several correlated subqueries per
-    assignment and takes minutes for a whole city.
-    """
-    names = list(assignments)
-    order = {name: index for index, name in enumerate(names)}
-    tz = course.timezone
-    grade, submitted, assignment = _grade, _submitted_assignment, _assignment
-    extra = case((grade.c.extra_credit.is_not(None), grade.c.extra_credit), else_=literal_column("0.0"))
-    score = case(
-        (grade.c.manual_score.is_not(None), grade.c.manual_score + extra),
-        (grade.c.auto_score.is_not(None), grade.c.auto_score + extra),
-        else_=literal_column("0.0"),
-    )
-    ours = assignment.c.name.in_(names) & (assignment.c.course_id == course.course_id)
-    scores = (
-        select(
-            submitted.c.student_id,
-            assignment.c.name,
-            submitted.c.timestamp,
-            func.sum(score),
-            func.max(case((grade.c.needs_manual_grade, 1), else_=0)),
-        )
-        .select_from(submitted)
-        .join(assignment, submitted.c.assignment_id == assignment.c.id)
-        .join(_submitted_notebook, _submitted_notebook.c.assignment_id == submitted.c.id)
-        .join(grade, grade.c.notebook_id == _submitted_notebook.c.id)
-        .where(ours)
-        .group_by(submitted.c.id, submitted.c.student_id, assignment.c.name, submitted.c.timestamp)
-    )
-    maxima: dict[str, float] = {}
-    with _reading(course) as connection:
-        if connection is None:
-            return []
-        for cells in (_grade_cells, _task_cells):
-            for name, points in connection.execute(
-                select(assignment.c.name, func.sum(cells.c.max_score))
-                .select_from(assignment)
-                .join(_notebook, _notebook.c.assignment_id == assignment.c.id)
-                .join(_base_cell, _base_cell.c.notebook_id == _notebook.c.id)
-                .join(cells, cells.c.id == _base_cell.c.id)
-                .where(ours)
-                .group_by(assignment.c.name)
-            ):
-                maxima[name] = maxima.get(name, 0.0) + float(points or 0.0)
-        rows = connection.execute(scores).all()
-    return [
-        Submission(
-            staff_id=student,
-            assignment=name,
-            score=float(points),
-            max_score=maxima.get(name, 0.0),
-            needs_manual_grade=bool(manual),
-            timestamp=stamp.replace(tzinfo=UTC).astimezone(tz) if stamp else None,
-        )
-        for student, name, stamp, points, manual in sorted(rows, key=lambda r: (order[r[1]], r[0]))
-    ]

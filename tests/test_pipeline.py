@@ -19,7 +19,7 @@ from course import demo, lifecycle, records
 from course.autograde import grader
 from course.config import Course
 from course.curriculum import load_curriculum
-from course.gradebook import load_staff
+from course.records import load_staff
 from tests.conftest import STAFF_ROWS, write_csv
 
 pytestmark = pytest.mark.pipeline

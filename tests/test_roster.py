@@ -9,7 +9,7 @@ from nbgrader.api import Gradebook
 from openpyxl import Workbook
 
 from course.config import Course
-from course.gradebook import load_staff
+from course.records import load_staff
 from course.roster import RosterError, import_roster, read_roster
 from tests.conftest import HEADER, STAFF_ROWS, write_csv
 

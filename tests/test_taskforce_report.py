@@ -23,7 +23,8 @@ from openpyxl import load_workbook
 from course import export, records
 from course.config import Course
 from course.curriculum import load_curriculum
-from course.gradebook import load_submissions, open_gradebook
+from course.gradebook import open_gradebook
+from course.records import load_submissions
 from course.taskforce import dashboard, progress, report
 from tests import synthetic
 from tests.conftest import REPO

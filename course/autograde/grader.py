@@ -46,7 +46,8 @@ from course.autograde.preprocessors import CompiledCheckCellMetadata, GuardedExe
 from course.autograde.zygote import PR_SET_PDEATHSIG, prctl
 from course.config import Course, CourseError
 from course.curriculum import Module
-from course.gradebook import ensure_database, load_staff, open_gradebook, share_engines
+from course.gradebook import ensure_database, open_gradebook, share_engines
+from course.records import load_staff
 
 MARKER = ".sano-graded"  # written into autograde/<staff>/<module>/ after a successful grading
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import multiprocessing
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -167,6 +169,8 @@ def _png(figure: Figure) -> str:
 
 def heatmap(v: Views) -> str:
     """Completion rate per 部 (rows) and track (columns), with the numbers written in the cells."""
+    if not v.departments:
+        return ""  # nobody on the roster yet: the report says so in words instead
     departments = sorted({r.department for r in v.departments})
     tracks = [t.name for t in v.curriculum.tracks.values() if any(r.track == t.name for r in v.departments)]
     cells = {(r.department, r.track): r for r in v.departments}
@@ -277,22 +281,47 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Cell]], *, empty: str 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+CHARTS = (heatmap, module_chart, trend_chart, promoter_chart)  # in the order the report shows them
+_DRAWING: list[Views] = []  # the views a forked chart worker draws from (inherited, never pickled)
+
+
+def _draw(index: int) -> str:
+    return CHARTS[index](_DRAWING[0])
+
+
+def draw_charts(v: Views, *, processes: int = 1) -> dict[str, str]:
+    """Every chart of the report as base64 PNG, by function name. With ``processes`` > 1 (the CLI: a whole city's
+    report on two cores), the charts are drawn in forked workers side by side; in a kernel (the dashboard) they are
+    drawn here, one after the other."""
+    names = [chart.__name__ for chart in CHARTS]
+    if processes <= 1 or not hasattr(os, "fork"):
+        return {name: chart(v) for name, chart in zip(names, CHARTS, strict=True)}
+    _DRAWING[:] = [v]
+    try:
+        with multiprocessing.get_context("fork").Pool(min(processes, len(CHARTS))) as pool:
+            return dict(zip(names, pool.map(_draw, range(len(CHARTS))), strict=True))
+    finally:
+        _DRAWING.clear()
+
+
 def _img(png: str, alt: str) -> str:
     return f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt)}">'
 
 
-def render_html(v: Views) -> str:
+def render_html(v: Views, charts: dict[str, str] | None = None) -> str:
     """The whole report page: styles, title and the body that the dashboard shows too."""
     stamp = v.generated_at.strftime("%Y年%m月%d日 %H:%M")
     return (
         "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>"
         f"<title>デジタル人材育成 進捗報告書（{stamp} 現在）</title></head><body>\n"
-        f"{body_html(v)}\n</body></html>"
+        f"{body_html(v, charts)}\n</body></html>"
     )
 
 
-def body_html(v: Views) -> str:
-    """The report's content (cards, plots, lists) as an HTML fragment; the dashboard displays it under its filters."""
+def body_html(v: Views, charts: dict[str, str] | None = None) -> str:
+    """The report's content (cards, plots, lists) as an HTML fragment; the dashboard displays it under its filters.
+    ``charts`` are the plots already drawn (draw_charts); they are drawn here when not given."""
+    charts = charts or draw_charts(v)
     people = progress.current(v.completions)
     grade_done = sum(c.grade_track.status is TrackStatus.COMPLETE for c in people)
     promoters = [c for c in people if c.promoter_track is not None]
@@ -333,7 +362,7 @@ def body_html(v: Views) -> str:
         "</div>",
         "<h2>1. 部署別の修了率</h2>",
         (
-            _img(heatmap(v), "部と研修区分ごとの修了率のヒートマップ")
+            _img(charts["heatmap"], "部と研修区分ごとの修了率のヒートマップ")
             if v.departments
             else "<p class='muted'>名簿に職員がいません。python -m course roster import で名簿を取り込んでください。</p>"
         ),
@@ -341,7 +370,7 @@ def body_html(v: Views) -> str:
         _table(DEPARTMENT_HEADER, section_rows),
         "</details>",
         "<h2>2. モジュール別の合格率と平均得点率</h2>",
-        _img(module_chart(v), "モジュール別の合格率と平均得点率の棒グラフ"),
+        _img(charts["module_chart"], "モジュール別の合格率と平均得点率の棒グラフ"),
         "<p class='muted'>合格率 = 修了者数 ÷ 採点済みの提出数。平均得点率は採点済みの提出の平均です（採点待ちは含みません）。</p>",
         _table(sheets["モジュール成績"].header, sheets["モジュール成績"].rows),
         (
@@ -350,11 +379,11 @@ def body_html(v: Views) -> str:
             else ""
         ),
         "<h2>3. 修了者数の推移</h2>",
-        _img(trend_chart(v), "研修区分ごとの修了者数の週別推移"),
+        _img(charts["trend_chart"], "研修区分ごとの修了者数の週別推移"),
         "<h2>4. 業務デジタル化推進員の歩み</h2>",
         "<p>指針の4つのステップ（基礎・リテラシー → スキル習得 → 現場実践 → 事例共有）のどこまで進んだかです。"
         "前のステップがすべて済んだところまでを数えます（「ステップ1の途中」には採点待ちの人も入ります）。</p>",
-        _img(promoter_chart(v), "推進員の到達ステップ別人数"),
+        _img(charts["promoter_chart"], "推進員の到達ステップ別人数"),
         _table(sheets["推進員ステップ"].header, sheets["推進員ステップ"].rows, empty="推進員が名簿にいません"),
         "<h2>5. まだ1件も提出していない職員</h2>",
         _table(sheets["未着手者"].header, sheets["未着手者"].rows, empty="全員が1件以上提出しています"),
@@ -381,7 +410,7 @@ def write_report(*, course: Course, curriculum: Curriculum, out_dir: Path | None
     completions = completion_records(course=course, curriculum=curriculum)
     modules = curriculum.available(course.source_dir)
     v = views(completions, curriculum, modules, generated_at)
-    page = render_html(v).encode("utf-8")
+    page = render_html(v, draw_charts(v, processes=os.cpu_count() or 1)).encode("utf-8")
     workbook = xlsx_bytes(report_tables(v))
     html_path = write_atomic(out_dir / REPORT_NAME, page)
     workbook_path = write_atomic(out_dir / TABLES_NAME, workbook)
