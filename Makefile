@@ -12,7 +12,7 @@ export MPLCONFIGDIR := $(CURDIR)/runtime/jupyter/matplotlib
 export PYTHONUTF8 := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install demo test check lint build clean dirs sandbox postgres chromium proxy hub wheelhouse
+.PHONY: install demo test check lint build clean dirs sandbox postgres slapd chromium proxy hub wheelhouse
 
 install: $(STAMP) dirs sandbox
 
@@ -34,6 +34,13 @@ sandbox:
 # The tests also run the gradebook on a throwaway PostgreSQL server.
 postgres:
 	$(call apt_need,/usr/lib/postgresql/*/bin/initdb,postgresql)
+
+# The hub's LDAP tests (tests/test_ldap.py) start their own throwaway OpenLDAP server on 127.0.0.1. The package is told
+# (debconf) to skip its own server configuration, so installing it leaves no directory and no LDAP service running.
+slapd:
+	@[ -x /usr/sbin/slapd ] || [ "$$(id -u)" != 0 ] || ! command -v debconf-set-selections >/dev/null 2>&1 || \
+	  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+	$(call apt_need,/usr/sbin/slapd,slapd)
 
 # --- JupyterHub (deploy/, docs/hub.md) ---------------------------------------------------------------------------
 # The hub tests drive Debian's chromium (apt; Playwright never downloads a browser) and need the proxy from npm,
@@ -84,7 +91,7 @@ demo: install
 
 # Everything: lint, types, unit tests, every notebook (source under nbval, student versions under nbgrader's
 # Validator), the grading pipeline and sandbox, PostgreSQL, and the hub in Chromium.
-test: install postgres chromium proxy lint
+test: install postgres slapd chromium proxy lint
 	$(PY) -m pytest
 
 # The fast inner loop (about a minute on two cores): lint, types and the tests that run no notebook, no grading

@@ -15,7 +15,8 @@ Who is who:
 Authentication (SANO_HUB_AUTH):
 
 * ``ldap`` (default, production): jupyterhub-ldapauthenticator against the city's LDAP / Active Directory
-  (SANO_HUB_LDAP_* below). Accounts stay in the directory; nothing is stored here.
+  (SANO_HUB_LDAP_* below), with the course's rules around it (course/hub_login.py): the typed 職員番号 is normalised
+  first, and only current trainees on the course roster (or instructors) get in. Accounts stay in the directory.
 * ``shared``: SharedPasswordAuthenticator, one password for all staff and a separate admin password (≥ 32
   characters) for the instructors. For trials (``make hub``) and tests only.
 * ``dummy``: any password is accepted. Tests only, never on a network.
@@ -35,6 +36,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import ssl
 import sys
 from pathlib import Path
 
@@ -51,6 +54,11 @@ def _env(name: str, default: str = "") -> str:
 
 def _names(name: str) -> list[str]:
     return [n.strip() for n in _env(name).replace("\n", ",").split(",") if n.strip()]
+
+
+def _dns(name: str) -> list[str]:
+    """LDAP DNs, one per line or separated by ";" (a DN holds commas; RFC 4514 escapes a ";" in a value as "\\;")."""
+    return [dn.strip() for dn in re.split(r"(?<!\\);|\n", _env(name)) if dn.strip()]
 
 
 # --- where things are ---------------------------------------------------------------------------------------------
@@ -89,11 +97,20 @@ c.JupyterHub.cleanup_proxy = True
 
 # --- authentication -------------------------------------------------------------------------------------------------
 if AUTH == "ldap":
-    # Production: the city's directory. Fill these in (docs/hub.md, 「本番の設定」).
-    c.JupyterHub.authenticator_class = "ldapauthenticator.LDAPAuthenticator"
+    # Production: the city's directory. Fill these in (docs/hub.md, 「本番の設定」). The course's subclass
+    # normalises the typed 職員番号 before the lookup and admits only current trainees on the roster
+    # (course/hub_login.py); the c.LDAPAuthenticator settings below apply to it as to its base class.
+    c.JupyterHub.authenticator_class = "course.hub_login.CourseLDAPAuthenticator"
+    c.CourseLDAPAuthenticator.course_root = str(COURSE_ROOT)
+    c.CourseLDAPAuthenticator.roster_exempt = INSTRUCTORS | set(_names("ADMINS"))
     c.LDAPAuthenticator.server_address = _env("LDAP_SERVER", "ldap.example.lg.jp")
     c.LDAPAuthenticator.server_port = int(_env("LDAP_PORT", "636"))
     c.LDAPAuthenticator.tls_strategy = _env("LDAP_TLS", "on_connect")  # LDAPS; "before_bind" = StartTLS
+    # ldap3 does not check the server's certificate unless told to: check it (chain and host name) against the
+    # system's CAs, or against the city's own CA certificate (PEM) in SANO_HUB_LDAP_CA_FILE.
+    c.LDAPAuthenticator.tls_kwargs = {"validate": ssl.CERT_REQUIRED} | (
+        {"ca_certs_file": ca_file} if (ca_file := _env("LDAP_CA_FILE")) else {}
+    )
     c.LDAPAuthenticator.lookup_dn = True
     c.LDAPAuthenticator.lookup_dn_search_filter = _env("LDAP_FILTER", "({login_attr}={login})")
     c.LDAPAuthenticator.user_search_base = _env("LDAP_USER_BASE", "ou=職員,dc=city,dc=sano,dc=lg,dc=jp")
@@ -101,8 +118,12 @@ if AUTH == "ldap":
     c.LDAPAuthenticator.lookup_dn_user_dn_attribute = _env("LDAP_NAME_ATTR", "cn")
     c.LDAPAuthenticator.lookup_dn_search_user = _env("LDAP_BIND_DN")
     c.LDAPAuthenticator.lookup_dn_search_password = _env("LDAP_BIND_PASSWORD")
-    if groups := _names("LDAP_ALLOWED_GROUPS"):
+    if groups := _dns("LDAP_ALLOWED_GROUPS"):
         c.LDAPAuthenticator.allowed_groups = groups
+        # A group lists its members' DNs in `member` (Active Directory, OpenLDAP groupOfNames). ldapauthenticator's
+        # default filter also names memberUid, which a directory without the NIS schema rejects outright.
+        c.LDAPAuthenticator.group_search_filter = _env("LDAP_GROUP_FILTER", "(member={userdn})")
+        c.LDAPAuthenticator.group_attributes = ["member"]
     else:
         c.Authenticator.allow_all = True  # everyone the directory accepts may use the course
 elif AUTH == "shared":
