@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -53,10 +52,7 @@ def main() -> int:
     curriculum = load_curriculum()
     with tempfile.TemporaryDirectory(prefix="sano-cli-bench-") as tmp:
         root = Path(tmp)
-        shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-        shutil.copytree(REPO / "settings", root / "settings")
-        course = Course.load(root, runtime=root / "runtime")
-        synthetic.stub_notebooks(course=course, curriculum=curriculum)
+        course = synthetic.course_folder(root)
         synthetic.make_cohort(
             course=course, curriculum=curriculum, staff_count=args.staff, today=date(2026, 11, 27), share=0.8,
             every_module=True,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -23,7 +22,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from course.config import Course  # noqa: E402
 from course.curriculum import load_curriculum  # noqa: E402
 from course.gradebook import open_gradebook  # noqa: E402
 from course.records import load_submissions  # noqa: E402
@@ -41,10 +39,7 @@ def main() -> int:
     names = [m.assignment for m in curriculum.modules.values()]
     with tempfile.TemporaryDirectory(prefix="sano-report-bench-") as tmp:
         root = Path(tmp)
-        shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-        shutil.copytree(REPO / "settings", root / "settings")
-        course = Course.load(root, runtime=root / "runtime")
-        synthetic.stub_notebooks(course=course, curriculum=curriculum)
+        course = synthetic.course_folder(root)
         started = time.perf_counter()
         synthetic.make_cohort(
             course=course, curriculum=curriculum, staff_count=args.staff, today=date(2026, 11, 27),

@@ -7,16 +7,20 @@ autograding and some manual grading. Everyone is fictional (names are made of co
 from __future__ import annotations
 
 import random
+import shutil
 import uuid
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import nbformat
 from nbgrader.api import Grade, SubmittedAssignment, SubmittedNotebook
 
 from course.config import Course
-from course.curriculum import GRADES, Curriculum
+from course.curriculum import GRADES, Curriculum, load_curriculum
 from course.gradebook import open_gradebook, sync_staff
 from course.models import Staff
+
+REPO = Path(__file__).resolve().parents[1]
 
 # (grade id, cell type, points): three autograded tests and one manually graded reflection, like the real modules.
 CELLS = (("test_a", "code", 4.0), ("test_b", "code", 3.0), ("test_c", "code", 3.0), ("reflection", "markdown", 3.0))
@@ -46,6 +50,17 @@ FAMILY = (
 )
 GIVEN = ("花子", "一郎", "美咲", "翔太", "陽菜", "大輔", "結衣", "健", "さくら", "拓也", "真理", "悠人", "彩", "誠")
 POSITIONS = {"一般職": ("主事", "主任", "技師"), "係長職": ("係長", "主査級係長"), "課長職以上": ("課長", "部長")}
+
+
+def course_folder(root: Path) -> Course:
+    """A throwaway course in ``root``: the real nbgrader_config.py and settings/, a notebook stub per module (so
+    every module counts as published) and all state under ``root/runtime``."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(REPO / "settings", root / "settings")
+    course = Course.load(root, runtime=root / "runtime")
+    stub_notebooks(course=course, curriculum=load_curriculum(root / "settings" / "curriculum.toml"))
+    return course
 
 
 def stub_notebooks(*, course: Course, curriculum: Curriculum) -> None:

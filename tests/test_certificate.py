@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import stat
 from datetime import date
 from pathlib import Path
@@ -60,14 +59,9 @@ def test_wareki():
 
 @pytest.fixture
 def cohort(tmp_path: Path, monkeypatch) -> Course:
-    root = tmp_path / "course"
-    root.mkdir()
-    (root / "nbgrader_config.py").write_text((Path(__file__).parents[1] / "nbgrader_config.py").read_text())
-    shutil.copytree(Path(__file__).parents[1] / "settings", root / "settings")
     monkeypatch.delenv(certificate.KEY_ENV, raising=False)
-    course = Course.load(root, runtime=root / "runtime")
+    course = synthetic.course_folder(tmp_path / "course")
     curriculum = load_curriculum()
-    synthetic.stub_notebooks(course=course, curriculum=curriculum)
     synthetic.make_cohort(
         course=course, curriculum=curriculum, staff_count=40, today=date(2026, 11, 27), seed=3, share=0.95
     )

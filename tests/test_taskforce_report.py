@@ -8,7 +8,6 @@ shares nothing with course.gradebook, course.completion or course.taskforce.prog
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -49,12 +48,8 @@ GROUP BY sa.id
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory) -> Course:
-    root = tmp_path_factory.mktemp("cohort")
-    (root / "nbgrader_config.py").write_text((Path(__file__).parents[1] / "nbgrader_config.py").read_text())
-    shutil.copytree(Path(__file__).parents[1] / "settings", root / "settings")
-    course = Course.load(root, runtime=root / "runtime")
+    course = synthetic.course_folder(tmp_path_factory.mktemp("cohort"))
     curriculum = load_curriculum()
-    synthetic.stub_notebooks(course=course, curriculum=curriculum)
     synthetic.make_cohort(course=course, curriculum=curriculum, staff_count=150, today=TODAY, seed=7, share=0.9)
     return course
 
