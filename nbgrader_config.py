@@ -26,6 +26,11 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # Deadlines and timestamps are in Japan time, not UTC.
 c.Exchange.timezone = "Asia/Tokyo"
 c.NbGraderAPI.timezone = "Asia/Tokyo"
+# nbgrader's default timestamp ends in the zone's abbreviation ("JST"), which its own parser does not know: every
+# submission time would be stored 9 hours late. A numeric offset cannot be used either: "+0900" puts a "+" into the
+# exchange's folder names, which nbgrader splits on "+". The POSIX zone "JST-9" (UTC+9, Japan has no summer time)
+# is read correctly. It must agree with Exchange.timezone above.
+c.Exchange.timestamp_format = "%Y-%m-%d %H:%M:%S.%f JST-9"
 
 # nbgrader's own list for the student version, with one substitution: a judgment item (an answer cell whose solution
 # is only literal assignments, 回答 = "イ") gets blanks to fill in (回答 = "") instead of the code stub (course/blanks.py).

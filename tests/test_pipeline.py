@@ -172,3 +172,19 @@ def test_collect_says_per_person_what_changed(course_root: Path, tmp_path: Path)
     )  # fmt: skip
     later = {who: what for who, _, what in lifecycle.collect(course=course, modules=[module]).people}
     assert later["100001"].startswith("変更なし") and later["100002"].startswith("再提出")
+
+
+def test_submission_times_are_kept_in_japan_time(course_root: Path, tmp_path: Path):
+    """A submission handed in at 16:38 JST is recorded as 16:38 JST, not 9 hours later (nbgrader's "JST" trap)."""
+    course, _ = _run_demo(course_root, tmp_path, STAFF_ROWS[:1], "absent")
+    module = load_curriculum().modules["B03"]
+    person = next(s for s in load_staff(course=course) if s.staff_id == "100001")
+    handed_in = datetime(2026, 10, 3, 16, 38, 9, tzinfo=course.timezone)
+    demo.simulate_submission(
+        course, module, person, demo.DemoAnswers.load(course, module), profile="correct",
+        home=tmp_path / "home-jst", submitted_at=handed_in,
+    )  # fmt: skip
+    lifecycle.collect(course=course, modules=[module])
+    grader.autograde(course=course, modules=[module], progress=False)
+    record = next(r for r in records.completion_records(course=course, curriculum=load_curriculum()))
+    assert record.modules["B03"].submitted_at == handed_in
