@@ -8,7 +8,6 @@ logins in Japanese. Ctrl-C stops everything.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import secrets
 import shutil
@@ -223,11 +222,32 @@ def kill_leftovers(marker: str) -> list[str]:
     return killed
 
 
-def roster_staff(count: int, roster: Path = REPO / "demo" / "roster.csv") -> list[tuple[str, str]]:
-    """(職員番号, 氏名) of the first ``count`` fictional staff of the demo roster."""
-    with roster.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return [(row["職員番号"], row["氏名"]) for row in rows[:count]]
+@dataclass(frozen=True)
+class TrialLogin:
+    """A fictional member of staff with a trial login, and who they stand for (in Japanese)."""
+
+    staff_id: str
+    name: str
+    role: str  # e.g. 「係長職（係長）」, 「推進員（係長職・係長）」
+
+
+def trial_staff(roster: Path = REPO / "demo" / "roster.csv", settings: Path | None = None) -> list[TrialLogin]:
+    """One fictional member of staff of each 職責区分 (一般職, 係長職, 課長職以上, not 推進員) and one 推進員.
+
+    The 職責区分 and 推進員 flags come from the course's own roster rules (course/roster.py, settings/roster.toml).
+    """
+    from course.curriculum import GRADES
+    from course.roster import load_settings, read_roster
+
+    staff, _ = read_roster(roster, settings=load_settings(settings or REPO / "settings" / "roster.toml"))
+    chosen = [
+        TrialLogin(p.staff_id, p.name, f"{grade}（{p.position}）")
+        for grade in GRADES
+        if (p := next((s for s in staff if s.grade == grade and not s.promoter), None)) is not None
+    ]
+    if (p := next((s for s in staff if s.promoter), None)) is not None:
+        chosen.append(TrialLogin(p.staff_id, p.name, f"推進員（{p.grade}・{p.position}）"))
+    return chosen
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -235,7 +255,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="研修用 JupyterHub を 127.0.0.1 で試しに起動します（架空の職員で試行）。"
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("HUB_PORT", "8000")), help="待ち受けるポート")
-    parser.add_argument("--staff", type=int, default=3, help="試行に使う架空の職員の人数（demo/roster.csv の先頭から）")
     parser.add_argument("--modules", nargs="*", default=None, help="公開するモジュール（既定: 公開可能なすべて）")
     parser.add_argument("--runtime", default=str(REPO / "runtime" / "hub"), help="試行用のフォルダ（毎回作り直します）")
     parser.add_argument("--check", action="store_true", help="起動して確認したら、すぐに停止します（動作確認用）")
@@ -250,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     exchange = runtime / "exchange"
     exchange.mkdir(parents=True)
     exchange.chmod(0o1777)
-    staff = roster_staff(args.staff)
+    staff = trial_staff(course_root / "demo" / "roster.csv", course_root / "settings" / "roster.toml")
     print("試行用のコースを準備しています（教材の作成と公開。数分かかります）…", flush=True)
     started = time.monotonic()
     run_course(["roster", "import", str(course_root / "demo" / "roster.csv")], course_root=course_root,
@@ -266,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mode="simple",
         auth="shared",
         instructors=["instructor"],
-        staff=[staff_id for staff_id, _ in staff],
+        staff=[person.staff_id for person in staff],
         port=args.port,
     )
     stop = False
@@ -283,9 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"研修用 JupyterHub を起動しました: {hub.url}/",
             "（この機械の中からだけ開けます。試行用で、職員どうしの分離はありません。本番の設定は docs/hub.md）",
             "",
-            "職員（ユーザー名 = 職員番号、パスワードは共通）:",
-            *(f"  {staff_id}  {name}  パスワード: {hub.shared_password}" for staff_id, name in staff),
-            "講師:",
+            f"職員（ログイン名 = 職員番号。全角の数字でも可。パスワードは全員共通: {hub.shared_password}）:",
+            *(f"  {p.staff_id}  {p.name}  {p.role}" for p in staff),
+            "講師（タスクフォース）:",
             f"  instructor  パスワード: {hub.admin_password}",
             "",
             "職員は JupyterLab の「Nbgrader › Assignment List」から教材を取得（Fetch）・提出（Submit）します。",

@@ -37,11 +37,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import ssl
 import sys
 from pathlib import Path
+from typing import Any
 
+from jupyterhub._data import DATA_FILES_PATH
+from jupyterhub.auth import Authenticator, DummyAuthenticator
+from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 from traitlets.config.loader import PyFileConfigLoader
+
+from course.hub_login import login_name
 
 c = get_config()  # noqa: F821  # provided by traitlets when JupyterHub loads this file
 
@@ -79,6 +86,7 @@ _course = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_c
 COURSE_ID = str(_course.CourseDirectory.course_id)
 EXCHANGE = Path(str(_course.Exchange.root))
 TIMEZONE = str(_course.Exchange.get("timezone", "Asia/Tokyo"))
+TIMESTAMP_FORMAT = str(_course.Exchange.get("timestamp_format", "%Y-%m-%d %H:%M:%S.%f %Z"))  # nbgrader's default
 INSTRUCTORS = set(_names("INSTRUCTORS"))
 STAFF = set(_names("STAFF"))  # allowed staff for the `shared` and `dummy` authenticators; LDAP decides itself
 
@@ -95,7 +103,23 @@ c.JupyterHub.pid_file = str(STATE / "jupyterhub.pid")
 c.JupyterHub.cleanup_servers = True
 c.JupyterHub.cleanup_proxy = True
 
+
 # --- authentication -------------------------------------------------------------------------------------------------
+def _typed_login(base: type[Authenticator]) -> type[Authenticator]:
+    """``base`` taking the 職員番号 as people type it (「２０１００１」 is 201001), as CourseLDAPAuthenticator does."""
+
+    async def authenticate(self: Authenticator, handler: object, data: dict[str, Any]) -> Any:
+        data = {**data, "username": login_name(typed=str(data.get("username") or ""))}
+        if issubclass(base, SharedPasswordAuthenticator) and not str(data.get("password") or "").isascii():
+            # Its check (hmac.compare_digest on str) fails with a 500 for a password typed in full-width or kana;
+            # no shared password can be such a password (it cannot match either), so it is a wrong password.
+            return None
+        return await base.authenticate(self, handler, data)
+
+    # Same class name: the c.SharedPasswordAuthenticator / c.DummyAuthenticator settings (and the log) still apply.
+    return type(base.__name__, (base,), {"authenticate": authenticate})
+
+
 if AUTH == "ldap":
     # Production: the city's directory. Fill these in (docs/hub.md, 「本番の設定」). The course's subclass
     # normalises the typed 職員番号 before the lookup and admits only current trainees on the roster
@@ -128,12 +152,12 @@ if AUTH == "ldap":
         c.Authenticator.allow_all = True  # everyone the directory accepts may use the course
 elif AUTH == "shared":
     # Trial and tests: one password for staff, a separate long one (≥ 32 characters) for instructors.
-    c.JupyterHub.authenticator_class = "shared-password"
+    c.JupyterHub.authenticator_class = _typed_login(SharedPasswordAuthenticator)
     c.SharedPasswordAuthenticator.user_password = _env("SHARED_PASSWORD")
     c.SharedPasswordAuthenticator.admin_password = _env("ADMIN_PASSWORD")
     c.Authenticator.allowed_users = STAFF | INSTRUCTORS
 elif AUTH == "dummy":
-    c.JupyterHub.authenticator_class = "dummy"
+    c.JupyterHub.authenticator_class = _typed_login(DummyAuthenticator)
     c.Authenticator.allowed_users = STAFF | INSTRUCTORS
 else:
     raise ValueError(f"SANO_HUB_AUTH={AUTH!r}: ldap, shared, dummy のどれかを指定してください。")
@@ -153,6 +177,20 @@ if token := _env("SERVICE_TOKEN"):
             "services": ["sano-dx-driver"],
         }
     ]
+
+# --- the hub's own pages, in Japanese (deploy/templates/) ------------------------------------------------------------
+# The templates extend JupyterHub's own ("templates/login.html" is JupyterHub's login.html). <html lang="en"> is not a
+# block of JupyterHub's page.html, so its frame is written here with lang="ja" once per start, from the installed
+# JupyterHub (deploy/templates/page.html extends it).
+JUPYTERHUB_TEMPLATES = Path(DATA_FILES_PATH) / "templates"
+_frame = (JUPYTERHUB_TEMPLATES / "page.html").read_text(encoding="utf-8")
+if '<html lang="en">' not in _frame:
+    print('deploy/jupyterhub_config.py: JupyterHub の page.html に <html lang="en"> がありません', file=sys.stderr)
+(STATE / "templates").mkdir(exist_ok=True)
+(STATE / "templates" / "jupyterhub-page-ja.html").write_text(
+    _frame.replace('<html lang="en">', '<html lang="ja">', 1), encoding="utf-8"
+)
+c.JupyterHub.template_paths = [str(DEPLOY / "templates"), str(STATE / "templates")]
 
 # --- the users' servers ---------------------------------------------------------------------------------------------
 c.Spawner.cmd = [str(PYTHON.parent / "jupyterhub-singleuser")]
@@ -197,9 +235,17 @@ def _write_group_settings() -> None:
         f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
         f"c.Exchange.root = {str(EXCHANGE)!r}\n"
         f"c.Exchange.timezone = {TIMEZONE!r}\n"
+        f"c.Exchange.timestamp_format = {TIMESTAMP_FORMAT!r}\n"
         f"c.NbGraderAPI.timezone = {TIMEZONE!r}\n",
     )
-    server = {"LabApp": {"app_settings_dir": str(lab_settings)}}
+    # The terminal: JupyterLab starts a login shell by default, and /etc/profile then resets PATH, so `python` and
+    # `sano-course` of the course's environment (the PATH set in pre_spawn_hook) are "command not found". An
+    # interactive, non-login bash keeps the server's PATH (and still reads /etc/bash.bashrc and ~/.bashrc).
+    shell = [shutil.which("bash") or "/bin/sh"]
+    server = {
+        "LabApp": {"app_settings_dir": str(lab_settings)},
+        "ServerApp": {"terminado_settings": {"shell_command": shell}},
+    }
     _write(common / "jupyter_server_config.json", json.dumps(server, indent=1))
     staff = STATE / "jupyter" / "staff"
     _write(

@@ -418,3 +418,31 @@ def system_venv() -> Path:
     for folder in (target.parent, target.parent.parent):
         folder.chmod(0o755)  # other OS users run this python
     return python
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+def terminal_run(client: HubClient, user: str, command: str, timeout: float = 120) -> str:
+    """Type ``command`` into a new JupyterLab terminal of ``user``'s server (REST API + the terminal's websocket, as
+    JupyterLab does) and return what the terminal showed up to the end of the command."""
+    base = f"{client.hub.url}/user/{user}"
+    http = client.server(user)
+    created = http.post(f"{base}/api/terminals", timeout=60)
+    created.raise_for_status()
+    name = created.json()["name"]
+    url = base.replace("http://", "ws://") + f"/terminals/websocket/{name}"
+    ws = websocket.create_connection(url, header=[f"Authorization: token {client.hub.token}"], timeout=timeout)
+    shown = ""
+    try:
+        # The marker is typed with quotes inside, so the terminal's echo of the command line does not end the wait.
+        ws.send(json.dumps(["stdin", f"{command}; echo __SANO'_'DONE__\r"]))
+        deadline = time.monotonic() + timeout
+        while "__SANO_DONE__" not in shown.replace("\r", ""):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"ターミナルのコマンドが終わりませんでした: {shown[-2000:]}")
+            message = json.loads(ws.recv())
+            if message[0] == "stdout":
+                shown += message[1]
+    finally:
+        ws.close()
+        http.delete(f"{base}/api/terminals/{name}", timeout=30)
+    return shown

@@ -595,7 +595,10 @@ def test_the_hub_login_page(slapd: Slapd, course_root: Path, tmp_path: Path):
 
             for username, password in [(HANAKO.staff_no, "wrong"), (ICHIRO.staff_no, ICHIRO.password)]:
                 refused = post(username, password)
-                assert (refused.status_code, login_error(refused)) == (403, "Invalid username or password")
+                assert (refused.status_code, login_error(refused)) == (
+                    403,
+                    "職員番号またはパスワードが違います。もう一度入力してください。",
+                )
             print(
                 f"\nJupyterHub（LDAP）起動 {seconds_to_start:.1f} 秒、ログイン 5 回まで {time.monotonic() - started:.1f} 秒"
             )
