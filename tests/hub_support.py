@@ -6,11 +6,13 @@ Nothing here is mocked: every call goes through the real hub, proxy, single-user
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,24 @@ class _Step:
 
     def __exit__(self, *exc: object) -> None:
         self.timings.values[self.name] = round(time.monotonic() - self.start, 2)
+
+
+@contextlib.contextmanager
+def deadline(seconds: int, what: str) -> Iterator[None]:
+    """Bound a test that runs servers: SIGALRM after ``seconds`` (0: none) and an outer SIGTERM become exceptions, so
+    the teardown that stops the servers still runs."""
+
+    def expired(*_: object) -> None:
+        raise TimeoutError(f"{what}: {seconds} 秒の制限を超えたか、停止の指示がありました")
+
+    old_alarm, old_term = signal.signal(signal.SIGALRM, expired), signal.signal(signal.SIGTERM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old_alarm)
+        signal.signal(signal.SIGTERM, old_term)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:

@@ -15,12 +15,10 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,7 +30,7 @@ from course.config import Course
 from course.curriculum import load_curriculum
 from course.demo import DemoAnswers
 from tests.conftest import REPO
-from tests.hub_support import CHROMIUM, HubClient, Timings, api_staff, browser_staff, hubctl, system_venv
+from tests.hub_support import CHROMIUM, HubClient, Timings, api_staff, browser_staff, deadline, hubctl, system_venv
 
 pytestmark = pytest.mark.hub
 
@@ -41,24 +39,6 @@ BROWSER_STAFF, API_STAFF, ABSENT_STAFF = "201000", "201037", "201074"  # fiction
 EXERCISE_1 = '# 練習1の答え\n回答1a = "水"\n回答1b = 121'  # B00's first judgment item, typed as a person would
 LOCAL_USERS = ("sdx-e2e-inst", "201111", "201148")  # instructor, two staff (must not exist on the machine)
 USER_MARK = "sano-dx-hub-test"  # GECOS of the OS users this file creates, so teardown removes only those
-
-
-@contextlib.contextmanager
-def deadline(seconds: int, what: str) -> Iterator[None]:
-    """Bound the whole test: SIGALRM (and an outer SIGTERM) become exceptions, so the teardown still runs."""
-
-    def expired(*_: object) -> None:
-        raise TimeoutError(f"{what}: {seconds} 秒の制限を超えました")
-
-    old_alarm = signal.signal(signal.SIGALRM, expired)
-    old_term = signal.signal(signal.SIGTERM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old_alarm)
-        signal.signal(signal.SIGTERM, old_term)
 
 
 def artifacts_dir(name: str) -> Path:

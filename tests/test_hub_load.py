@@ -19,8 +19,7 @@ from course.config import Course
 from course.curriculum import load_curriculum
 from course.demo import DemoAnswers
 from tests.conftest import write_csv
-from tests.hub_support import HubClient, Timings, hubctl, wait_for
-from tests.test_hub_e2e import deadline
+from tests.hub_support import HubClient, Timings, deadline, hubctl, wait_for
 
 pytestmark = pytest.mark.hub
 

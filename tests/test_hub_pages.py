@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.hub_support import CHROMIUM, CHROMIUM_ARGS, HubClient, Timings, hubctl, terminal_run
-from tests.test_hub_e2e import deadline, keep_logs
+from tests.hub_support import CHROMIUM, CHROMIUM_ARGS, HubClient, Timings, deadline, hubctl, terminal_run
+from tests.test_hub_e2e import keep_logs
 
 pytestmark = pytest.mark.hub
 

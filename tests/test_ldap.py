@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from course.config import Course
 from course.models import Staff
 from course.roster import import_roster
 from tests.conftest import REPO, write_csv
+from tests.hub_support import deadline
 
 sys.path.insert(0, str(REPO / "deploy"))
 import hubctl  # deploy/ is a folder of scripts, not a package
@@ -271,23 +271,6 @@ def start_slapd(folder: Path, timeout: float = 15) -> Slapd:
     raise RuntimeError(f"slapd が起動しませんでした:\n{server.log()}")
 
 
-@contextlib.contextmanager
-def deadline(seconds: int, what: str) -> Iterator[None]:
-    """SIGALRM after ``seconds`` (0: none) and an outer SIGTERM become exceptions, so the servers are always stopped."""
-
-    def expired(*_: object) -> None:
-        raise TimeoutError(f"{what}: 時間切れか、停止の指示がありました")
-
-    old_alarm, old_term = signal.signal(signal.SIGALRM, expired), signal.signal(signal.SIGTERM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old_alarm)
-        signal.signal(signal.SIGTERM, old_term)
-
-
 @pytest.fixture(scope="module")
 def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
     with deadline(0, "slapd のテスト"):
@@ -490,16 +473,21 @@ def test_a_roster_import_takes_effect_at_the_next_login(slapd: Slapd, make_authe
     assert user is not None and user["name"] == JIRO.staff_no
 
 
-def test_an_unreachable_directory_is_explained(make_authenticator):
-    """No LDAP server at the address: a Japanese 503, not a stack trace."""
+def assert_directory_unreachable(authenticator: Any) -> None:
+    """Logging in answers a Japanese 503 that says the directory could not be reached."""
     with pytest.raises(web.HTTPError) as refused:
-        login(make_authenticator(None, port=hubctl.free_port()), HANAKO.staff_no, HANAKO.password)
+        login(authenticator, HANAKO.staff_no, HANAKO.password)
     assert (refused.value.status_code, refused.value.log_message) == (503, hub_login.DIRECTORY_UNREACHABLE)
     # ldap3 leaves the socket of a failed connect to the garbage collector (a ResourceWarning): collect it here.
     del refused
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
+
+
+def test_an_unreachable_directory_is_explained(make_authenticator):
+    """No LDAP server at the address: a Japanese 503, not a stack trace."""
+    assert_directory_unreachable(make_authenticator(None, port=hubctl.free_port()))
 
 
 @pytest.mark.hub
@@ -544,13 +532,7 @@ def test_tls_checks_the_directorys_certificate(slapd: Slapd, make_authenticator,
     assert user is not None and user["name"] == "201001"
     authenticator = make_authenticator(slapd, tls=tls)
     authenticator.tls_kwargs = {k: v for k, v in authenticator.tls_kwargs.items() if k != "ca_certs_file"}
-    with pytest.raises(web.HTTPError) as refused:
-        login(authenticator, HANAKO.staff_no, HANAKO.password)
-    assert (refused.value.status_code, refused.value.log_message) == (503, hub_login.DIRECTORY_UNREACHABLE)
-    del refused
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
+    assert_directory_unreachable(authenticator)
 
 
 @pytest.mark.hub
