@@ -402,13 +402,25 @@ def plan(
 
 def plans(*, course: Course, curriculum: Curriculum, modules: Iterable[Module]) -> dict[str, dict[str, dict]]:
     """assignment → staff id → Plan (as a dict, for configuration) for every graded submission of the modules."""
-    from course.records import completion_records, load_submissions
+    from course.completion import evaluate
+    from course.records import load_staff, load_submissions
 
     by_assignment = {m.assignment: m for m in modules}
-    people = {p.staff.staff_id: p for p in completion_records(course=course, curriculum=curriculum)}
+    available = curriculum.available(course.source_dir)
+    # One read of the gradebook serves both the completion records and the pages (the query is the costly part).
+    submissions = load_submissions(course=course, assignments=[m.assignment for m in available])
+    completions = evaluate(
+        curriculum=curriculum,
+        staff=load_staff(course=course),
+        submissions=submissions,
+        available=[m.id for m in available],
+    )
+    people = {p.staff.staff_id: p for p in completions}
     result: dict[str, dict[str, dict]] = {name: {} for name in by_assignment}
-    for submission in load_submissions(course=course, assignments=list(by_assignment)):
-        module = by_assignment[submission.assignment]
+    for submission in submissions:
+        module = by_assignment.get(submission.assignment)
+        if module is None:
+            continue
         step = next_step(curriculum, people.get(submission.staff_id), module.id)
         found = plan(module, submission, course_title=curriculum.title, step=step)
         result[submission.assignment][submission.staff_id] = asdict(found)
