@@ -12,7 +12,7 @@ export MPLCONFIGDIR := $(CURDIR)/runtime/jupyter/matplotlib
 export PYTHONUTF8 := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install demo test check lint build clean dirs sandbox postgres slapd chromium proxy hub wheelhouse
+.PHONY: install demo test check lint build clean dirs sandbox postgres slapd chromium office proxy hub wheelhouse
 
 install: $(STAMP) dirs sandbox
 
@@ -47,6 +47,11 @@ slapd:
 # installed locally in deploy/node_modules from deploy/package-lock.json (never npm -g).
 chromium:
 	$(call apt_need,chromium,chromium)
+
+# The print tests (tests/test_print.py) print HR's workbook with LibreOffice and read the PDFs with poppler.
+office:
+	$(call apt_need,soffice,libreoffice-calc-nogui)
+	$(call apt_need,pdftotext,poppler-utils)
 
 PROXY := deploy/node_modules/.bin/configurable-http-proxy
 proxy: $(PROXY)
@@ -91,13 +96,13 @@ demo: install
 
 # Everything: lint, types, unit tests, every notebook (source under nbval, student versions under nbgrader's
 # Validator), the grading pipeline and sandbox, PostgreSQL, and the hub in Chromium.
-test: install postgres slapd chromium proxy lint
+test: install postgres slapd chromium proxy office lint
 	$(PY) -m pytest
 
 # The fast inner loop (about a minute on two cores): lint, types and the tests that run no notebook, no grading
 # pipeline and no hub. One module's notebooks: COURSE_TEST_MODULES=B05 $(PY) -m pytest tests/test_notebooks.py source/b05
 check: install lint
-	$(PY) -m pytest -q -m "not notebook and not pipeline and not hub" tests
+	$(PY) -m pytest -q -m "not notebook and not pipeline and not hub and not print" tests
 
 lint: install
 	$(PY) -m ruff check course tests bench nbgrader_config.py deploy

@@ -14,6 +14,7 @@ from course.config import Course, CourseError
 
 if TYPE_CHECKING:
     from course.curriculum import Module
+    from course.years import FiscalYear
 
 # Each command imports what it needs when it runs, so `--help` and the quick commands start in a fraction of a
 # second: the grader, pandas, matplotlib and openpyxl are loaded only by the commands that use them.
@@ -58,7 +59,7 @@ def cmd_curriculum(args: argparse.Namespace, course: Course) -> int:
 def cmd_roster_import(args: argparse.Namespace, course: Course) -> int:
     from course import roster
 
-    report = roster.import_roster(course=course, path=Path(args.file), dry_run=args.dry_run)
+    report = roster.import_roster(course=course, path=Path(args.file), year=args.year, dry_run=args.dry_run)
     head = "（試行のみ・書き込みなし）" if args.dry_run else ""
     print(f"名簿を取り込みました{head}: 追加 {len(report.added)} 人、更新 {len(report.updated)} 人、"
           f"変更なし {len(report.unchanged)} 人、名簿外に変更 {len(report.retired)} 人")  # fmt: skip
@@ -66,6 +67,22 @@ def cmd_roster_import(args: argparse.Namespace, course: Course) -> int:
         print(f"  名簿外になった職員（成績は残しています）: {', '.join(report.retired)}")
     for note in report.notes:
         print(f"  注意: {note}")
+    return 0
+
+
+def cmd_extensions_import(args: argparse.Namespace, course: Course) -> int:
+    from course import curriculum, extensions
+
+    result = extensions.import_extensions(
+        course=course, curriculum=curriculum.load_curriculum(), path=Path(args.file), by=args.by, dry_run=args.dry_run
+    )
+    head = "（試行のみ・書き込みなし）" if args.dry_run else ""
+    years = "・".join(y.label for y in result.years) or "なし"
+    print(f"猶予・免除を取り込みました{head}（{years}）: 追加 {len(result.added)} 件、変更 {len(result.changed)} 件、"
+          f"削除 {len(result.removed)} 件")  # fmt: skip
+    for what, items in (("追加", result.added), ("変更", result.changed), ("削除", result.removed)):
+        for item in items:
+            print(f"  {what} {item.staff_id} {item.target or 'すべて'}: {item.describe()}")
     return 0
 
 
@@ -141,11 +158,10 @@ def cmd_completion(args: argparse.Namespace, course: Course) -> int:
     from course import completion, curriculum, records
 
     cur = curriculum.load_curriculum()
-    people = records.completion_records(course=course, curriculum=cur)
+    people = records.completion_records(course=course, curriculum=cur, year=args.year)
     print(f"職員 {len(people)} 人（うち名簿外 {sum(not r.staff.current for r in people)} 人）")
     for name, counts in completion.track_counts(people, cur).items():
-        detail = "、".join(f"{status} {counts[status]}" for status in completion.TrackStatus)
-        print(f"  {name}（{counts.total()} 人）: {detail}")
+        print(f"  {name}（{counts.total()} 人）: {completion.describe_counts(counts)}")
     return 0
 
 
@@ -157,11 +173,13 @@ def cmd_export(args: argparse.Namespace, course: Course) -> int:
         curriculum=curriculum.load_curriculum(),
         out_dir=Path(args.out) if args.out else None,
         encoding=args.encoding,
+        year=args.year,
     )
-    print(f"修了状況一覧を出力しました（{result.staff_count} 人）:")
+    print(f"{result.year.label}の修了状況一覧を出力しました（{result.staff_count} 人）:")
     print(f"  {result.workbook}")
     for path in result.csv_files:
         print(f"  {path}")
+    print(f"  課別の未修了者一覧 {len(result.section_files)} 件: {result.section_dir}")
     return 0
 
 
@@ -201,6 +219,15 @@ def cmd_demo(args: argparse.Namespace, course: Course) -> int:
     return demo.main(course_root=course.root, runtime=Path(args.runtime) if args.runtime else None)
 
 
+def _year(text: str) -> FiscalYear:
+    from course.years import FiscalYear
+
+    year = FiscalYear.parse(text)
+    if year is None:
+        raise argparse.ArgumentTypeError(f"年度は「令和8年度」か「2026」のように指定してください: {text}")
+    return year
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m course",
@@ -231,7 +258,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("file", metavar="ファイル", help="名簿ファイル（.xlsx、または UTF-8 / Shift_JIS の CSV）")
     importer.add_argument("--dry-run", action="store_true", help="確認だけ行い、成績簿には書き込みません")
+    importer.add_argument(
+        "--year", type=_year, metavar="年度", help="どの年度の名簿か（例: 令和9年度。既定: 今日の年度）"
+    )
     importer.set_defaults(handler=cmd_roster_import)
+    ext_parser = commands.add_parser(
+        "extensions", help="猶予・免除（育児休業など）の一覧を扱います", description="猶予・免除の一覧を扱います"
+    )
+    ext_commands = ext_parser.add_subparsers(title="コマンド", metavar="コマンド", required=True)
+    ext_import = ext_commands.add_parser(
+        "import",
+        help="猶予・免除の一覧（.xlsx / CSV）を取り込みます",
+        description="猶予・免除の一覧を取り込みます。列: 職員番号, 氏名（任意）, 年度, 対象, 措置, 期限, 理由, 備考（任意）。"
+        "一覧に出てくる年度の猶予・免除を一覧どおりにし、変更はすべて記録します。"
+        "誤りが1つでもあれば、すべての誤りを表示して何も書き込みません。",
+    )
+    ext_import.add_argument("file", metavar="ファイル", help="一覧ファイル（.xlsx、または UTF-8 / Shift_JIS の CSV）")
+    ext_import.add_argument("--dry-run", action="store_true", help="確認だけ行い、成績簿には書き込みません")
+    ext_import.add_argument("--by", metavar="氏名", help="記録に残す取り込んだ人（既定: ログイン中のユーザー名）")
+    ext_import.set_defaults(handler=cmd_extensions_import)
     add("build", cmd_build, "source/ から受講者用ノートブック（release/）を作成します", modules=True)
     add("release", cmd_release, "モジュールを職員に公開します", modules=True)
     add("collect", cmd_collect, "職員の提出物を回収します", modules=True)
@@ -246,8 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="サンドボックス（bubblewrap）なしで採点します。職員のコードが講師の権限で動くため、試行環境以外では使わないでください",
     )
     add("feedback", cmd_feedback, "採点結果のフィードバックを作成し、職員に返却します", modules=True)
-    add("completion", cmd_completion, "修了状況の集計を表示します")
-    out = add("export", cmd_export, "人事課向けの修了状況一覧（Excel と CSV）を出力します")
+    summary = add("completion", cmd_completion, "修了状況の集計を表示します")
+    summary.add_argument("--year", type=_year, metavar="年度", help="集計する年度（例: 令和8年度。既定: 今日の年度）")
+    out = add("export", cmd_export, "人事課向けの修了状況一覧（Excel と CSV）と課別の未修了者一覧を出力します")
+    out.add_argument("--year", type=_year, metavar="年度", help="出力する年度（例: 令和8年度。既定: 今日の年度）")
     out.add_argument("--out", metavar="フォルダ", help="出力先（既定: gradebook/exports）")
     out.add_argument("--encoding", choices=["utf-8-sig", "cp932"], default="utf-8-sig",
                      help="CSV の文字コード（既定: BOM付き UTF-8。古い Excel 向けには cp932）")  # fmt: skip

@@ -10,14 +10,15 @@ Track rules are chosen by name (``rule`` in curriculum.toml); each has the signa
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from course.curriculum import Curriculum, Module, Track
-from course.models import Staff, Submission
+from course.models import EXEMPT, EXTEND, Completion, Extension, Staff, Submission
+from course.years import FiscalYear, YearPlan
 
 
 class ModuleStatus(StrEnum):
@@ -26,6 +27,7 @@ class ModuleStatus(StrEnum):
     IN_PROGRESS = "受講中"  # submitted and graded, below the pass ratio (they can resubmit)
     NOT_SUBMITTED = "未提出"
     PLANNED = "準備中"  # the module's notebook does not exist yet
+    EXEMPT = "免除"  # HR exempted this person from this module this year; it counts as done
 
 
 class TrackStatus(StrEnum):
@@ -33,6 +35,8 @@ class TrackStatus(StrEnum):
     AWAITING_GRADING = "採点待ち"
     IN_PROGRESS = "受講中"
     NOT_STARTED = "未着手"
+    EXEMPT = "免除"  # HR exempted this person from the track this year (育児休業 …): not measured
+    NOT_OFFERED = "対象外"  # this year's plan does not offer the track
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,14 @@ class TrackRecord:
     electives_passed: int = 0
     electives_needed: int = 0
     completed_at: datetime | None = None
+    pending: tuple[tuple[str, date | None], ...] = ()  # required modules not yet done, with their deadline
+    overdue: bool = False  # a pending module's deadline has passed (期限超過)
+    extension: Extension | None = None  # the 延長 or 免除 that applies to this track this year
+
+    @property
+    def deadline(self) -> date | None:
+        """The earliest deadline still ahead of this person on this track (or already missed)."""
+        return min((due for _, due in self.pending if due is not None), default=None)
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,7 @@ class StaffCompletion:
     staff: Staff
     modules: Mapping[str, ModuleRecord]
     tracks: tuple[TrackRecord, ...]
+    change: str = ""  # what changed since the previous year's roster (昇任, 異動, 新規 …)
 
     @property
     def grade_track(self) -> TrackRecord:
@@ -92,10 +105,8 @@ def required_and_electives(track: Track, records: Mapping[str, ModuleRecord]) ->
     """All required modules passed, and at least ``min_electives`` of the electives."""
     required = [records[m] for m in track.required]
     electives = [records[m] for m in track.electives]
-    required_passed = [r for r in required if r.status is ModuleStatus.PASSED]
-    electives_passed = sorted(
-        (r for r in electives if r.status is ModuleStatus.PASSED), key=lambda r: _sort_time(r.completed_at)
-    )
+    required_passed = [r for r in required if r.status in DONE]
+    electives_passed = sorted((r for r in electives if r.status in DONE), key=lambda r: _sort_time(r.completed_at))
     record = TrackRecord(
         track_key=track.key,
         status=TrackStatus.NOT_STARTED,
@@ -118,8 +129,34 @@ def required_and_electives(track: Track, records: Mapping[str, ModuleRecord]) ->
     return record
 
 
+DONE = frozenset({ModuleStatus.PASSED, ModuleStatus.EXEMPT})
+UNMEASURED = frozenset({TrackStatus.EXEMPT, TrackStatus.NOT_OFFERED})  # left out of completion rates
+
 TrackRule = Callable[[Track, Mapping[str, ModuleRecord]], TrackRecord]
 TRACK_RULES: dict[str, TrackRule] = {"required_and_electives": required_and_electives}
+
+
+@dataclass(frozen=True)
+class Period:
+    """A 年度 to judge records in: its plan, the day deadlines are checked against, the completions the course has
+    recorded (kept when a later submission replaces them) and HR's extensions and exemptions."""
+
+    plan: YearPlan
+    as_of: date
+    recorded: Sequence[Completion] = ()
+    extensions: Sequence[Extension] = ()
+
+    @property
+    def year(self) -> FiscalYear:
+        return self.plan.year
+
+    def counts(self, stamp: datetime | None, *, carry_over: bool) -> bool:
+        """Whether work done at ``stamp`` counts this year: never after its end; before its start only when the
+        track lets an earlier year's 修了 count again."""
+        if stamp is None:
+            return False
+        day = stamp.date()
+        return day <= self.year.last_day and (carry_over or day >= self.year.first_day)
 
 
 def evaluate(
@@ -128,8 +165,10 @@ def evaluate(
     staff: Iterable[Staff],
     submissions: Iterable[Submission],
     available: Iterable[str],
+    period: Period | None = None,
 ) -> list[StaffCompletion]:
-    """Completion records for every member of staff, from their latest graded submissions."""
+    """Completion records for every member of staff, from their latest graded submissions; with a ``period``, as
+    that 年度 judges them (its tracks, what counts from earlier years, deadlines, extensions)."""
     available_ids = set(available)
     latest: dict[tuple[str, str], Submission] = {}
     for submission in submissions:
@@ -137,26 +176,104 @@ def evaluate(
         previous = latest.get(key)
         if previous is None or _sort_time(submission.timestamp) >= _sort_time(previous.timestamp):
             latest[key] = submission
+    recorded: dict[tuple[str, str], list[Completion]] = defaultdict(list)
+    granted: dict[str, list[Extension]] = defaultdict(list)
+    if period is not None:
+        for done in period.recorded:
+            recorded[done.staff_id, done.module_id].append(done)
+        for extension in period.extensions:
+            if extension.fiscal_year == period.year.start:
+                granted[extension.staff_id].append(extension)
     results = []
     for person in staff:
-        records = {
-            module.id: module_record(
-                module,
-                latest.get((person.staff_id, module.assignment)),
-                available=module.id in available_ids,
-            )
-            for module in curriculum.modules.values()
-        }
-        tracks = tuple(
-            TRACK_RULES[track.rule](track, records)
-            for track in curriculum.tracks_for(grade=person.grade, promoter=person.promoter)
-        )
-        results.append(StaffCompletion(staff=person, modules=records, tracks=tracks))
+        tracks = curriculum.tracks_for(grade=person.grade, promoter=person.promoter)
+        strict = {m for t in tracks if not t.carry_over for m in (*t.required, *t.electives)}
+        records = {}
+        for module in curriculum.modules.values():
+            found = latest.get((person.staff_id, module.assignment))
+            record = module_record(module, found, available=module.id in available_ids)
+            if period is not None and record.status is not ModuleStatus.PLANNED:
+                history = recorded.get((person.staff_id, module.id), [])
+                record = _in_period(module, record, found, history, period, carry_over=module.id not in strict)
+            records[module.id] = record
+        extensions = granted.get(person.staff_id, [])
+        for extension in extensions:
+            if extension.measure == EXEMPT and extension.target in records:
+                records[extension.target] = ModuleRecord(extension.target, ModuleStatus.EXEMPT)
+        judged = []
+        for track in tracks:
+            judgement = TRACK_RULES[track.rule](track, records)
+            if period is not None and not period.plan.offers(track.key):
+                judgement = replace(judgement, status=TrackStatus.NOT_OFFERED)
+            elif period is not None:
+                judgement = _with_deadlines(judgement, track, records, extensions, period)
+            judged.append(judgement)
+        results.append(StaffCompletion(staff=person, modules=records, tracks=tuple(judged)))
     return results
+
+
+def _in_period(
+    module: Module,
+    record: ModuleRecord,
+    submission: Submission | None,
+    history: Sequence[Completion],
+    period: Period,
+    *,
+    carry_over: bool,
+) -> ModuleRecord:
+    """The module's record as the period sees it: the first completion that counts this year (recorded or the
+    current submission's), else the current submission if it was made in time to count, else 未提出."""
+    passes = [(c.completed_at, c.score_ratio) for c in history]
+    if record.status is ModuleStatus.PASSED and record.completed_at is not None:
+        passes.append((record.completed_at, record.score_ratio or 0.0))
+    counted = sorted(p for p in passes if period.counts(p[0], carry_over=carry_over))
+    if counted:
+        stamp, ratio = counted[0]
+        return ModuleRecord(module.id, ModuleStatus.PASSED, ratio, completed_at=stamp, submitted_at=stamp)
+    if submission is not None and period.counts(submission.timestamp, carry_over=carry_over):
+        if record.status is ModuleStatus.PASSED:  # passed, but before the years this track counts
+            return ModuleRecord(module.id, ModuleStatus.NOT_SUBMITTED)
+        return record
+    return ModuleRecord(module.id, ModuleStatus.NOT_SUBMITTED)
+
+
+def _with_deadlines(
+    record: TrackRecord,
+    track: Track,
+    records: Mapping[str, ModuleRecord],
+    extensions: Sequence[Extension],
+    period: Period,
+) -> TrackRecord:
+    """The track's pending modules with their deadlines (an 延長 moves them), 期限超過, and a 免除."""
+    applies = [e for e in extensions if e.target in ("", track.key, *track.required)]
+    # The most specific extension wins: a module's over the track's over "every track".
+    by_target = {e.target: e for e in applies}
+    whole = by_target.get(track.key) or by_target.get("")
+    if whole is not None and whole.measure == EXEMPT and record.status is not TrackStatus.COMPLETE:
+        return replace(record, status=TrackStatus.EXEMPT, extension=whole)
+    pending = []
+    for module_id in track.required:
+        if records[module_id].status in DONE:
+            continue
+        due = period.plan.deadline(track.key, module_id)
+        specific = by_target.get(module_id) or whole
+        if specific is not None and specific.measure == EXTEND and due is not None:
+            due = specific.until
+        pending.append((module_id, due))
+    overdue = record.status is not TrackStatus.COMPLETE and any(
+        due is not None and due < period.as_of for _, due in pending
+    )
+    shown = whole or next((by_target[m] for m, _ in pending if m in by_target), None)
+    return replace(record, pending=tuple(pending), overdue=overdue, extension=shown)
 
 
 def _sort_time(stamp: datetime | None) -> float:
     return stamp.timestamp() if stamp is not None else float("-inf")
+
+
+def describe_counts(counts: Counter[TrackStatus]) -> str:
+    """「修了 3、採点待ち 1、受講中 5、未着手 2」 (免除 and 対象外 only when someone is)."""
+    return "、".join(f"{s} {counts[s]}" for s in TrackStatus if counts[s] or s not in UNMEASURED)
 
 
 def track_counts(records: Sequence[StaffCompletion], curriculum: Curriculum) -> dict[str, Counter[TrackStatus]]:

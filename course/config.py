@@ -5,7 +5,8 @@ this package always agree. What a city changes (curriculum, 役職 table, grader
 course folder's settings/, so a site that installed the package from wheels changes them without touching the
 package.
 A *runtime* folder can redirect all state (gradebook, exchange, submissions, exports) elsewhere; the demo and the
-tests use that so they never touch the real gradebook.
+tests use that so they never touch the real gradebook. A runtime folder may also carry settings of its own in its
+settings/ (the demo writes a year plan dated from the day it runs); they take the place of the course's.
 """
 
 from __future__ import annotations
@@ -91,7 +92,10 @@ class Course:
         return self.root / str(self.config.CourseDirectory.get(trait, NBGRADER_FOLDERS[trait]))
 
     def settings_file(self, name: str) -> Path:
-        """One of this course's settings files (settings/curriculum.toml, roster.toml, grader.toml)."""
+        """One of this course's settings files (settings/curriculum.toml, roster.toml, grader.toml, year_plan.csv);
+        the runtime folder's own copy when it has one."""
+        if self.runtime is not None and (own := self.runtime / SETTINGS_DIR / name).is_file():
+            return own
         return settings_file(name, self.root)
 
     @property

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from course.config import CourseError, settings_file
@@ -57,13 +56,13 @@ class Track:
     promoter: bool = False  # the 業務デジタル化推進員 track (基本方針②)
     rule: str = "required_and_electives"  # a name in course.completion.TRACK_RULES
     steps: tuple[Step, ...] = ()
+    carry_over: bool = True  # an earlier 年度's 修了 counts again this year (False: retaken every year)
 
 
 @dataclass(frozen=True)
 class Curriculum:
     modules: dict[str, Module]
     tracks: dict[str, Track]
-    opened: date | None = None  # when this year's course opened: the start of the weekly trend
     title: str = "佐野市デジタル人材育成 e-ラーニング"
     issuer: str = "佐野市"  # printed on certificates
 
@@ -88,7 +87,6 @@ def load_curriculum(path: Path | None = None) -> Curriculum:
     path = path or settings_file(CURRICULUM_FILE)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     default_ratio = float(data.get("defaults", {}).get("pass_ratio", 0.6))
-    opened = data.get("defaults", {}).get("opened")
     raw_modules: dict[str, dict[str, object]] = data.get("modules", {})
     errors: list[str] = []
     tracks: dict[str, Track] = {}
@@ -102,6 +100,7 @@ def load_curriculum(path: Path | None = None) -> Curriculum:
             grade=raw.get("grade"),
             promoter=bool(raw.get("promoter", False)),
             rule=str(raw.get("rule", "required_and_electives")),
+            carry_over=bool(raw.get("carry_over", True)),
             steps=tuple(
                 Step(
                     name=str(step["name"]),
@@ -130,15 +129,12 @@ def load_curriculum(path: Path | None = None) -> Curriculum:
             errors.append(f"モジュール {module_id} の合格基準 {ratio} は 0 より大きく 1 以下にしてください。")
         in_tracks = tuple(t.name for t in tracks.values() if module_id in (*t.required, *t.electives))
         modules[module_id] = Module(id=module_id, title=str(raw["title"]), pass_ratio=ratio, tracks=in_tracks)
-    if opened is not None and type(opened) is not date:
-        errors.append(f"opened = {opened!r} は日付（例: 2026-10-01、引用符なし）で書いてください。")
     if errors:
         raise CourseError(f"{path}:\n" + "\n".join(f"- {e}" for e in errors))
     course = data.get("course", {})
     return Curriculum(
         modules=modules,
         tracks=tracks,
-        opened=opened,
         title=str(course.get("title", Curriculum.title)),
         issuer=str(course.get("issuer", Curriculum.issuer)),
     )

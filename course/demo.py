@@ -12,7 +12,7 @@ import shutil
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import nbformat
@@ -21,14 +21,15 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
 from traitlets.config import Config
 
-from course import certificate, completion, curriculum, export, lifecycle, records, roster
+from course import certificate, completion, curriculum, export, extensions, lifecycle, records, roster, years
 from course.autograde import grader
-from course.config import Course, CourseError
+from course.config import SETTINGS_DIR, Course, CourseError
 from course.curriculum import Module
 from course.gradebook import open_gradebook
 from course.models import Staff
 from course.records import load_staff
 from course.taskforce import report
+from course.years import FiscalYear, plan_for
 
 # How a simulated member of staff answers a module: (weight, per-cell choices).
 PROFILES: dict[str, tuple[int, tuple[str, ...]]] = {
@@ -227,13 +228,21 @@ def run(
     cur = curriculum.load_curriculum()
     modules = lifecycle.select_modules(cur, course, module_ids)
 
-    imported = roster.import_roster(course=course, path=roster_file or course_root / "demo" / "roster.csv")
+    end = datetime.now(course.timezone)
+    year = FiscalYear.of(end.date())
+    write_year_plan(runtime, cur, today=end.date())
+    if roster_file is None:  # last year's roster first: this April brought a promotion, a transfer, a hire, a leaver
+        roster.import_roster(course=course, path=course_root / "demo" / "roster_last_year.csv", year=year.previous())
+    roster.import_roster(course=course, path=roster_file or course_root / "demo" / "roster.csv", year=year)
     staff = [s for s in load_staff(course=course) if s.current]
+    granted = extensions.import_extensions(
+        course=course, curriculum=cur, path=write_extensions(runtime, staff, year), by="デモ（人事課）"
+    )
     lifecycle.release(course=course, modules=modules)
     profiles: dict[str, int] = {}
     answers = {module.id: DemoAnswers.load(course, module) for module in modules}
-    end = datetime.now(course.timezone)
-    start = max(datetime.combine(cur.opened or end.date(), time(9), course.timezone), end - timedelta(weeks=12))
+    opened = plan_for(records.year_plans(course=course, curriculum=cur), year).opened
+    start = max(datetime.combine(opened or end.date(), time(9), course.timezone), end - timedelta(weeks=12))
     for person in staff:
         taken = modules_taken(person, cur, modules)
         for order, module in enumerate(taken):
@@ -251,10 +260,12 @@ def run(
     progress_report = report.write_report(course=course, curriculum=cur)
     certificates = certificate.write_certificates(course=course, curriculum=cur)
 
-    people = records.completion_records(course=course, curriculum=cur)
+    people = records.completion_records(course=course, curriculum=cur, as_of=end)
+    overdue = [p for p in people if any(t.overdue for t in p.tracks)]
+    changes = [f"{p.staff.name}（{p.change}）" for p in people if p.change]
     lines = [
         "デモが完了しました（架空の職員による試行です）。",
-        f"  名簿: {len(imported.added)} 人を取り込み（{', '.join(sorted({s.department for s in staff}))}）",
+        f"  名簿: {year.label} {len(staff)} 人（{', '.join(sorted({s.department for s in staff}))}）",
         f"  公開モジュール: {', '.join(f'{m.id} {m.title}' for m in modules)}",
         f"  提出: {sum(v for k, v in profiles.items() if k != 'absent')} 件（未提出 {profiles.get('absent', 0)} 件）、"
         f"自動採点 {len(graded.done)} 件、失敗 {len(graded.failures)} 件、手動採点（模擬） {manual} 件",
@@ -264,15 +275,47 @@ def run(
         detail = "、".join(f"{s} {statuses.count(s)}" for s in completion.ModuleStatus if statuses.count(s))
         lines.append(f"  {module.id} の状況: {detail}")
     for name, counts in completion.track_counts(people, cur).items():
-        lines.append(
-            f"  {name}（{counts.total()} 人）: " + "、".join(f"{s} {counts[s]}" for s in completion.TrackStatus)
-        )
+        lines.append(f"  {name}（{counts.total()} 人）: {completion.describe_counts(counts)}")
+    lines.append(f"  {year.full_label}: 期限超過 {len(overdue)} 人、猶予・免除 {len(granted.added)} 件")
+    lines += [f"  前年度からの変更: {change}" for change in changes]
     lines.append("出力ファイル:")
     lines += [f"  {progress_report.html}（進捗報告書: まずこれをブラウザーで開いてください）"]
     lines += [f"  {result.workbook}", *(f"  {p}" for p in result.csv_files)]
+    lines += [f"  {result.section_dir}/ に課別の未修了者一覧 {len(result.section_files)} 件（各課長に送る Excel）"]
     lines += [f"  {certificate.certificate_dir(course)}/ に修了証 {len(certificates)} 件（PDF）"]
     lines.append("提出日時は、コース開始から今日までの数週間に散らした模擬のものです。")
     return result, lines
+
+
+def write_year_plan(runtime: Path, cur: curriculum.Curriculum, *, today: date) -> Path:
+    """The demo's year plans, dated from the day it runs, in its runtime folder's settings/ (the course's own plan is
+    left alone): last year's, and this year's, opened twelve weeks ago, with 情報セキュリティ (B05) due yesterday."""
+    year = FiscalYear.of(today)
+    last = year.previous()
+    opened = max(year.first_day, today - timedelta(weeks=12))
+    rows = [(last.label, t.name, f"{last.start}-10-01", f"{last.start + 1}-03-15") for t in cur.tracks.values()]
+    rows += [(year.label, t.name, opened.isoformat(), f"{year.start + 1}-03-15") for t in cur.tracks.values()]
+    rows.append((year.label, "B05", "", (today - timedelta(days=1)).isoformat()))
+    return _write_sheet(runtime / SETTINGS_DIR / years.PLAN_FILE, ("年度", "対象", "開始日", "期限"), rows)
+
+
+def write_extensions(runtime: Path, staff: Sequence[Staff], year: FiscalYear) -> Path:
+    """HR's sheet of extensions for the demo: one person on 育児休業 with a later deadline, one mid-year hire
+    exempted from this year's grade track."""
+    measures = (
+        ("", "延長", f"{year.start + 1}-09-30", "育児休業", "復職後半年"),
+        ("一般職", "免除", "", "途中採用", "来年度に受講"),
+    )
+    ippan = [s for s in staff if s.grade == "一般職"][::-1][1:]  # the last but one, then the one before
+    rows = [(p.staff_id, p.name, year.label, *measure) for p, measure in zip(ippan, measures, strict=False)]
+    return _write_sheet(runtime / "猶予・免除.csv", extensions.COLUMNS_IN_ORDER, rows)
+
+
+def _write_sheet(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(header), *(",".join(row) for row in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    return path
 
 
 def main(*, course_root: Path, runtime: Path | None = None) -> int:

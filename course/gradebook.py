@@ -9,7 +9,7 @@ The readers behind every report live in course/records.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -19,10 +19,13 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
+    Integer,
     MetaData,
     String,
     Table,
     create_engine,
+    func,
     inspect,
     select,
     text,
@@ -34,8 +37,10 @@ if TYPE_CHECKING:
     from nbgrader.api import Gradebook
 
 from course.config import Course
-from course.models import ImportReport, Staff
-from course.records import STAFF_FIELDS, STAFF_TABLE
+from course.curriculum import Curriculum
+from course.models import Extension, ImportReport, Staff
+from course.records import COMPLETIONS_TABLE, EXTENSIONS_TABLE, STAFF_FIELDS, STAFF_TABLE, STAFF_YEARS_TABLE
+from course.years import FiscalYear
 
 metadata = MetaData()
 staff_table = Table(
@@ -51,6 +56,62 @@ staff_table = Table(
     Column("promoter", Boolean, nullable=False, default=False),
     Column("current", Boolean, nullable=False, default=True),
     Column("updated_at", DateTime, nullable=False),
+)
+# The roster of each 年度 (fiscal year, by its starting calendar year): who was where, in which grade, that year.
+# A roster import writes the year it is for; a person missing from a later import of the same year stays, not current.
+staff_years_table = Table(
+    STAFF_YEARS_TABLE,
+    metadata,
+    Column("staff_id", String(32), primary_key=True),
+    Column("fiscal_year", Integer, primary_key=True),
+    *(
+        Column(c.name, c.type, nullable=c.nullable, default=c.default)
+        for c in staff_table.columns
+        if c.name in STAFF_FIELDS
+    ),
+    Column("updated_at", DateTime, nullable=False),
+)
+# Every module completion ever seen, kept when nbgrader replaces the submission (a retake in a later year), with the
+# department and grade the person had in the year they completed it.
+completions_table = Table(
+    COMPLETIONS_TABLE,
+    metadata,
+    Column("staff_id", String(32), primary_key=True),
+    Column("module_id", String(16), primary_key=True),
+    Column("completed_at", DateTime, primary_key=True),  # naive UTC, as nbgrader stores submission times
+    Column("score_ratio", Float, nullable=False),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("department", String(128), nullable=False),
+    Column("section", String(128), nullable=False),
+    Column("grade", String(16), nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+)
+# Extensions and exemptions (猶予・免除) per person and year, as HR's last imported sheet says; every change is logged.
+extensions_table = Table(
+    EXTENSIONS_TABLE,
+    metadata,
+    Column("staff_id", String(32), primary_key=True),
+    Column("fiscal_year", Integer, primary_key=True),
+    Column("target", String(32), primary_key=True),  # "" = every track of that year, else a track key or module id
+    Column("measure", String(8), nullable=False),  # 延長 / 免除
+    Column("until", Date, nullable=True),  # the new deadline of an 延長
+    Column("reason", String(32), nullable=False),
+    Column("note", String(256), nullable=False, default=""),
+    Column("imported_at", DateTime, nullable=False),
+    Column("imported_by", String(64), nullable=False),
+)
+extension_log_table = Table(
+    "course_extension_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("by", String(64), nullable=False),
+    Column("file", String(256), nullable=False),
+    Column("change", String(8), nullable=False),  # 追加 / 変更 / 削除
+    Column("staff_id", String(32), nullable=False),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("target", String(32), nullable=False),
+    Column("detail", String(512), nullable=False),
 )
 # Certificates as issued: the completion date printed on a 修了証 is frozen here, whatever later submissions do.
 certificates_table = Table(
@@ -129,38 +190,28 @@ def open_gradebook(course: Course) -> Iterator[Gradebook]:
         gb.close()
 
 
-def sync_staff(*, course: Course, staff: Iterable[Staff], dry_run: bool = False) -> ImportReport:
-    """Make the gradebook match the roster in one transaction: add, update, and mark the missing as not current."""
+def sync_staff(
+    *, course: Course, staff: Iterable[Staff], year: FiscalYear | None = None, dry_run: bool = False
+) -> ImportReport:
+    """Make the gradebook match the roster of ``year`` (default: the 年度 of today) in one transaction: add, update,
+    and mark the missing as not current, in that year's roster and, unless a later year's roster is already in,
+    in the current one. Earlier years' rosters stay as they were."""
     staff = list(staff)
     now = datetime.now(UTC).replace(tzinfo=None)
-    added: list[str] = []
-    updated: list[str] = []
-    unchanged: list[str] = []
+    year = year or FiscalYear.of(datetime.now(course.timezone).date())
+    notes: tuple[str, ...] = ()
     with open_gradebook(course) as gb:
         session = gb.db
         try:
-            existing = {row.staff_id: row for row in session.execute(select(staff_table))}
-            for person in staff:
-                values = {name: getattr(person, name) for name in STAFF_FIELDS}
-                old = existing.get(person.staff_id)
-                if old is None:
-                    session.execute(staff_table.insert().values(staff_id=person.staff_id, updated_at=now, **values))
-                    added.append(person.staff_id)
-                elif any(getattr(old, name) != value for name, value in values.items()):
-                    session.execute(
-                        update(staff_table)
-                        .where(staff_table.c.staff_id == person.staff_id)
-                        .values(updated_at=now, **values)
-                    )
-                    updated.append(person.staff_id)
-                else:
-                    unchanged.append(person.staff_id)
-                _upsert_student(session, person)
-            present = {person.staff_id for person in staff}
-            retired = sorted(sid for sid, row in existing.items() if sid not in present and row.current)
-            if retired:
-                session.execute(
-                    update(staff_table).where(staff_table.c.staff_id.in_(retired)).values(current=False, updated_at=now)
+            latest = session.execute(select(func.max(staff_years_table.c.fiscal_year))).scalar()
+            changes = _sync(session, staff_years_table, staff, now, fiscal_year=year.start)
+            if latest is None or year.start >= latest:
+                changes = _sync(session, staff_table, staff, now)
+                for person in staff:
+                    _upsert_student(session, person)
+            else:
+                notes = (
+                    f"{year.label}の名簿として取り込みました。より新しい年度の名簿があるため、現在の名簿は変えていません。",
                 )
             if dry_run:
                 session.rollback()
@@ -169,7 +220,40 @@ def sync_staff(*, course: Course, staff: Iterable[Staff], dry_run: bool = False)
         except BaseException:
             session.rollback()
             raise
-    return ImportReport(added=tuple(added), updated=tuple(updated), unchanged=tuple(unchanged), retired=tuple(retired))
+    added, updated, unchanged, retired = changes
+    return ImportReport(added=added, updated=updated, unchanged=unchanged, retired=retired, notes=notes)
+
+
+_Changes = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _sync(session: Any, table: Table, staff: list[Staff], now: datetime, **scope: object) -> _Changes:
+    """Rows of ``table`` within ``scope`` made to match ``staff``: (added, updated, unchanged, no longer current)."""
+    where = [table.c[name] == value for name, value in scope.items()]
+    existing = {row.staff_id: row for row in session.execute(select(table).where(*where))}
+    added: list[str] = []
+    updated: list[str] = []
+    unchanged: list[str] = []
+    for person in staff:
+        values = {name: getattr(person, name) for name in STAFF_FIELDS}
+        old = existing.get(person.staff_id)
+        if old is None:
+            session.execute(table.insert().values(staff_id=person.staff_id, updated_at=now, **scope, **values))
+            added.append(person.staff_id)
+        elif any(getattr(old, name) != value for name, value in values.items()):
+            session.execute(
+                update(table).where(table.c.staff_id == person.staff_id, *where).values(updated_at=now, **values)
+            )
+            updated.append(person.staff_id)
+        else:
+            unchanged.append(person.staff_id)
+    present = {person.staff_id for person in staff}
+    retired = sorted(sid for sid, row in existing.items() if sid not in present and row.current)
+    if retired:
+        session.execute(
+            update(table).where(table.c.staff_id.in_(retired), *where).values(current=False, updated_at=now)
+        )
+    return tuple(added), tuple(updated), tuple(unchanged), tuple(retired)
 
 
 def _upsert_student(session: object, person: Staff) -> None:
@@ -181,3 +265,130 @@ def _upsert_student(session: object, person: Staff) -> None:
         session.add(Student(id=person.staff_id, last_name=family, first_name=given))  # type: ignore[attr-defined]
     elif (student.last_name, student.first_name) != (family, given):
         student.last_name, student.first_name = family, given
+
+
+def sync_extensions(
+    *, course: Course, extensions: Sequence[Extension], by: str, file: str, at: datetime, dry_run: bool = False
+) -> tuple[tuple[Extension, ...], tuple[Extension, ...], tuple[Extension, ...]]:
+    """Make the extensions of every 年度 in ``extensions`` match them, in one transaction, and log each change.
+    Returns (added, changed, removed). Years the sheet does not mention are left alone."""
+    table = extensions_table
+    years = sorted({e.fiscal_year for e in extensions})
+    stamp = at.astimezone(UTC).replace(tzinfo=None)
+    fields = ("measure", "until", "reason", "note")
+    added: list[Extension] = []
+    changed: list[Extension] = []
+    removed: list[Extension] = []
+    ensure_database(course)
+    engine = create_engine(course.db_url)
+    try:
+        with engine.connect() as connection, connection.begin() as transaction:
+            rows = connection.execute(select(table).where(table.c.fiscal_year.in_(years))).all()
+            existing = {(r.staff_id, r.fiscal_year, r.target): r for r in rows}
+            wanted = {(e.staff_id, e.fiscal_year, e.target): e for e in extensions}
+            log = []
+            for key, extension in wanted.items():
+                values = {name: getattr(extension, name) for name in fields}
+                old = existing.get(key)
+                where = (table.c.staff_id == key[0], table.c.fiscal_year == key[1], table.c.target == key[2])
+                if old is None:
+                    connection.execute(
+                        table.insert().values(
+                            staff_id=key[0], fiscal_year=key[1], target=key[2], imported_at=stamp, imported_by=by,
+                            **values,
+                        )
+                    )  # fmt: skip
+                    added.append(extension)
+                    log.append(("追加", key, _extension_text(values)))
+                elif any(getattr(old, name) != value for name, value in values.items()):
+                    connection.execute(update(table).where(*where).values(imported_at=stamp, imported_by=by, **values))
+                    changed.append(extension)
+                    before = _extension_text({name: getattr(old, name) for name in fields})
+                    log.append(("変更", key, f"{before} → {_extension_text(values)}"))
+            for key, old in existing.items():
+                if key not in wanted:
+                    connection.execute(
+                        table.delete().where(
+                            table.c.staff_id == key[0], table.c.fiscal_year == key[1], table.c.target == key[2]
+                        )
+                    )
+                    removed.append(
+                        Extension(
+                            old.staff_id, old.fiscal_year, old.target, old.measure, old.until, old.reason, old.note
+                        )
+                    )
+                    log.append(("削除", key, _extension_text({name: getattr(old, name) for name in fields})))
+            for change, (staff_id, year, target), detail in log:
+                connection.execute(
+                    extension_log_table.insert().values(
+                        at=stamp, by=by, file=file, change=change, staff_id=staff_id, fiscal_year=year, target=target,
+                        detail=detail,
+                    )
+                )  # fmt: skip
+            if dry_run:
+                transaction.rollback()
+    finally:
+        engine.dispose()
+    return tuple(added), tuple(changed), tuple(removed)
+
+
+def _extension_text(values: dict[str, Any]) -> str:
+    until = f" {values['until']:%Y-%m-%d}" if values["until"] is not None else ""
+    note = f" {values['note']}" if values["note"] else ""
+    return f"{values['measure']}{until}（{values['reason']}）{note}"
+
+
+def record_completions(*, course: Course, curriculum: Curriculum) -> int:
+    """Record every module completion in the gradebook that the course has not recorded yet, with the department
+    and grade the person had in the 年度 of the completion, so that a later submission replacing it (a retake next
+    year) loses nothing. Autograding is what replaces submissions, so it calls this first (and afterwards). Returns how many were added."""
+    from course.completion import ModuleStatus, module_record
+    from course.records import load_rosters, load_staff, load_submissions
+
+    modules = {m.assignment: m for m in curriculum.available(course.source_dir)}
+    passed = [
+        (s, record)
+        for s in load_submissions(course=course, assignments=list(modules))
+        if (record := module_record(modules[s.assignment], s)).status is ModuleStatus.PASSED and s.timestamp
+    ]
+    if not passed:
+        return 0
+    rosters = load_rosters(course=course, upto=FiscalYear.of(datetime.now(course.timezone).date()))
+    by_year = {year: {p.staff_id: p for p in people} for year, people in sorted(rosters.items())}
+    current = {p.staff_id: p for p in load_staff(course=course)}
+
+    def as_then(staff_id: str, year: FiscalYear) -> Staff | None:
+        earlier = [people[staff_id] for y, people in by_year.items() if y <= year and staff_id in people]
+        return earlier[-1] if earlier else current.get(staff_id)
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    table = completions_table
+    ensure_database(course)
+    engine = create_engine(course.db_url)
+    try:
+        with engine.begin() as connection:
+            known = {
+                tuple(r) for r in connection.execute(select(table.c.staff_id, table.c.module_id, table.c.completed_at))
+            }
+            new = []
+            for submission, record in passed:
+                assert submission.timestamp is not None
+                stamp = submission.timestamp.astimezone(UTC).replace(tzinfo=None)
+                module_id = modules[submission.assignment].id
+                if (submission.staff_id, module_id, stamp) in known:
+                    continue
+                year = FiscalYear.of(submission.timestamp.date())
+                person = as_then(submission.staff_id, year)
+                new.append(
+                    {
+                        "staff_id": submission.staff_id, "module_id": module_id, "completed_at": stamp,
+                        "score_ratio": record.score_ratio or 0.0, "fiscal_year": year.start,
+                        "department": person.department if person else "", "section": person.section if person else "",
+                        "grade": person.grade if person else "", "recorded_at": now,
+                    }
+                )  # fmt: skip
+            if new:
+                connection.execute(table.insert(), new)
+    finally:
+        engine.dispose()
+    return len(new)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,8 @@ class Staff:
 
     @property
     def family_and_given(self) -> tuple[str, str]:
-        family, _, given = self.name.partition(" ")
-        return family, given
+        family, *given = self.name.split(maxsplit=1)  # a full-width space (「山田　花子」) separates them too
+        return family, given[0] if given else ""
 
 
 @dataclass(frozen=True)
@@ -47,3 +47,37 @@ class Submission:
     max_score: float
     needs_manual_grade: bool
     timestamp: datetime | None  # timezone-aware, in the course's timezone (Asia/Tokyo)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A module completion as the course recorded it (kept when nbgrader later replaces the submission)."""
+
+    staff_id: str
+    module_id: str
+    completed_at: datetime  # timezone-aware
+    score_ratio: float
+
+
+EXTEND, EXEMPT = "延長", "免除"  # the two measures HR grants (Extension.measure)
+
+
+@dataclass(frozen=True)
+class Extension:
+    """An extension (延長) or exemption (免除) HR granted one person for one 年度, with its reason."""
+
+    staff_id: str
+    fiscal_year: int  # the 年度 by its starting calendar year (令和8年度 = 2026)
+    target: str  # "" = every track of that year, else a track key or a module id
+    measure: str  # 延長 / 免除
+    until: date | None  # the new deadline of an 延長
+    reason: str  # 育児休業 / 病気休暇 / 合理的配慮 / 途中採用 / その他 (settings/roster.toml)
+    note: str = ""
+    imported_at: datetime | None = None
+    imported_by: str = ""
+
+    def describe(self) -> str:
+        """「延長 2027/06/30まで（育児休業）」 or 「免除（途中採用）」: how a list shows it."""
+        if self.measure == EXTEND and self.until is not None:
+            return f"{EXTEND} {self.until:%Y/%m/%d}まで（{self.reason}）"
+        return f"{self.measure}（{self.reason}）"

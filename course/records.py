@@ -12,20 +12,34 @@ second); another database is read through SQLAlchemy. What they return is checke
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any, Protocol, overload
 
-from course.completion import StaffCompletion, evaluate
+from course.completion import Period, StaffCompletion, evaluate
 from course.config import Course
 from course.curriculum import Curriculum
-from course.models import Staff, Submission
+from course.models import Completion, Extension, Staff, Submission
+from course.years import PLAN_FILE, FiscalYear, YearPlan, plan_for, read_year_plans, year_roster
 
 # The course's staff table (created in course/gradebook.py; tests/test_records.py checks the columns agree).
 STAFF_TABLE = "course_staff"
+STAFF_YEARS_TABLE = "course_staff_years"  # each 年度's roster
+COMPLETIONS_TABLE = "course_completions"  # every completion the course has recorded
+EXTENSIONS_TABLE = "course_extensions"  # HR's extensions and exemptions
 STAFF_FIELDS = ("name", "kana", "department", "section", "position", "grade", "promoter", "current")
 _STAFF = f"SELECT staff_id, {', '.join(STAFF_FIELDS)} FROM {STAFF_TABLE} ORDER BY staff_id"
+_STAFF_YEARS = (
+    f"SELECT fiscal_year, staff_id, {', '.join(STAFF_FIELDS)} FROM {STAFF_YEARS_TABLE} "
+    "WHERE fiscal_year <= :year ORDER BY fiscal_year, staff_id"
+)
+_RECORDED = f"SELECT staff_id, module_id, completed_at, score_ratio FROM {COMPLETIONS_TABLE}"
+_EXTENSIONS = (
+    "SELECT staff_id, fiscal_year, target, measure, until, reason, note, imported_at, imported_by "
+    f"FROM {EXTENSIONS_TABLE} ORDER BY fiscal_year, staff_id, target"
+)
 
 # nbgrader's tables. The score is nbgrader's Grade.score (the manual score if there is one, else the automatic one,
 # plus extra credit); the maximum is nbgrader's Assignment.max_score (its grade cells' and task cells' points).
@@ -55,7 +69,18 @@ _NEEDED = {STAFF_TABLE, "grade", "submitted_assignment"}
 
 
 class _Reader(Protocol):
+    tables: set[str]  # the gradebook's tables (an older gradebook may lack the course's newer ones)
+
     def __call__(self, sql: str, params: Mapping[str, object]) -> list[tuple[Any, ...]]: ...
+
+
+@dataclass
+class _Query:
+    run: Callable[[str, Mapping[str, object]], list[tuple[Any, ...]]]
+    tables: set[str]
+
+    def __call__(self, sql: str, params: Mapping[str, object]) -> list[tuple[Any, ...]]:
+        return self.run(sql, params)
 
 
 @contextmanager
@@ -71,7 +96,8 @@ def _reading(course: Course) -> Iterator[_Reader | None]:
             # The aggregate groups tens of thousands of rows: keep its scratch space in memory.
             connection.execute("PRAGMA temp_store = MEMORY")
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            yield (lambda sql, params: connection.execute(sql, dict(params)).fetchall()) if tables >= _NEEDED else None
+            query = _Query(lambda sql, params: connection.execute(sql, dict(params)).fetchall(), tables)
+            yield query if tables >= _NEEDED else None
         finally:
             connection.close()
         return
@@ -84,19 +110,64 @@ def _reading(course: Course) -> Iterator[_Reader | None]:
             def run(sql: str, params: Mapping[str, object]) -> list[tuple[Any, ...]]:
                 return [tuple(row) for row in link.execute(text(sql), dict(params))]
 
-            yield run if set(inspect(link).get_table_names()) >= _NEEDED else None
+            names = set(inspect(link).get_table_names())
+            yield _Query(run, names) if names >= _NEEDED else None
     finally:
         engine.dispose()
 
 
 def load_staff(*, course: Course) -> list[Staff]:
-    """Everyone the course has ever known, current or not, ordered by 職員番号."""
+    """Everyone the course has ever known, current or not, as the latest roster says, ordered by 職員番号."""
     with _reading(course) as read:
         rows = [] if read is None else read(_STAFF, {})
+    return [_staff(*row) for row in rows]
+
+
+def load_rosters(*, course: Course, upto: FiscalYear) -> dict[FiscalYear, list[Staff]]:
+    """Each 年度's roster up to ``upto``, as imported for that year (empty for a gradebook older than 年度)."""
+    with _reading(course) as read:
+        if read is None or STAFF_YEARS_TABLE not in read.tables:
+            return {}
+        rows = read(_STAFF_YEARS, {"year": upto.start})
+    rosters: dict[FiscalYear, list[Staff]] = {}
+    for year, *row in rows:
+        rosters.setdefault(FiscalYear(int(year)), []).append(_staff(*row))
+    return rosters
+
+
+def _staff(staff_id: str, name: str, kana: str, department: str, section: str, position: str, grade: str,
+           promoter: object, current: object) -> Staff:  # fmt: skip
+    return Staff(staff_id, name, kana, department, section, position, grade, bool(promoter), bool(current))
+
+
+def load_recorded(*, course: Course) -> list[Completion]:
+    """Every module completion the course has recorded (course/gradebook.py record_completions)."""
+    with _reading(course) as read:
+        if read is None or COMPLETIONS_TABLE not in read.tables:
+            return []
+        rows = read(_RECORDED, {})
+    tz = course.timezone
     return [
-        Staff(staff_id, name, kana, department, section, position, grade, bool(promoter), bool(current))
-        for staff_id, name, kana, department, section, position, grade, promoter, current in rows
+        Completion(staff_id, module_id, _local(stamp, tz), float(ratio)) for staff_id, module_id, stamp, ratio in rows
     ]
+
+
+def load_extensions(*, course: Course) -> list[Extension]:
+    """HR's extensions and exemptions, every year's."""
+    with _reading(course) as read:
+        if read is None or EXTENSIONS_TABLE not in read.tables:
+            return []
+        rows = read(_EXTENSIONS, {})
+    return [
+        Extension(staff_id, int(year), target, measure, _day(until), reason, note, _local(at, course.timezone), by)
+        for staff_id, year, target, measure, until, reason, note, at, by in rows
+    ]
+
+
+def _day(value: date | str | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value[:10])
 
 
 def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Submission]:
@@ -134,6 +205,10 @@ def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Subm
     ]
 
 
+@overload
+def _local(stamp: datetime | str, tz: Any) -> datetime: ...
+@overload
+def _local(stamp: None, tz: Any) -> None: ...
 def _local(stamp: datetime | str | None, tz: Any) -> datetime | None:
     """nbgrader stores naive UTC timestamps (SQLite gives them back as text)."""
     if stamp is None:
@@ -142,12 +217,33 @@ def _local(stamp: datetime | str | None, tz: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC).astimezone(tz)
 
 
-def completion_records(*, course: Course, curriculum: Curriculum) -> list[StaffCompletion]:
-    """Every member of staff in the gradebook, with their module and track records for the published modules."""
+def year_plans(*, course: Course, curriculum: Curriculum) -> dict[FiscalYear, YearPlan]:
+    """Every 年度's plan, from the course's settings/year_plan.csv."""
+    return read_year_plans(course.settings_file(PLAN_FILE), curriculum=curriculum)
+
+
+def completion_records(
+    *, course: Course, curriculum: Curriculum, year: FiscalYear | None = None, as_of: datetime | None = None
+) -> list[StaffCompletion]:
+    """Everyone on the roster of ``year`` (default: the 年度 of ``as_of``, default now), with their module and track
+    records for the published modules as that year judges them: its plan and deadlines, what counts from earlier
+    years, HR's extensions. People who left since the year before are listed as not current (名簿外)."""
+    as_of = as_of or datetime.now(course.timezone)
+    year = year or FiscalYear.of(as_of.date())
     modules = curriculum.available(course.source_dir)
-    return evaluate(
+    rosters = load_rosters(course=course, upto=year)
+    staff, changes = year_roster(rosters, year) if rosters else (load_staff(course=course), {})
+    period = Period(
+        plan=plan_for(year_plans(course=course, curriculum=curriculum), year),
+        as_of=as_of.date(),
+        recorded=load_recorded(course=course),
+        extensions=load_extensions(course=course),
+    )
+    people = evaluate(
         curriculum=curriculum,
-        staff=load_staff(course=course),
+        staff=staff,
         submissions=load_submissions(course=course, assignments=[m.assignment for m in modules]),
         available=[m.id for m in modules],
+        period=period,
     )
+    return [replace(p, change=changes[p.staff.staff_id]) if p.staff.staff_id in changes else p for p in people]

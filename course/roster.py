@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from course import gradebook
 from course import staff_id as staff_ids
-from course.config import Course, CourseError, settings_file
+from course.config import Course, settings_file
+from course.hr_sheet import Problem, SheetError, as_written, header_columns, nfkc
 from course.models import ImportReport, Staff
+from course.organisation import ROSTER_SETTINGS
 from course.spreadsheet import Cell, read_rows
+from course.years import FiscalYear
 
-ROSTER_SETTINGS = "roster.toml"  # in the course folder's settings/
 REQUIRED_COLUMNS = ("職員番号", "氏名", "部", "課", "役職", "推進員")
 OPTIONAL_COLUMNS = ("ふりがな",)
 
@@ -27,39 +28,11 @@ class RosterSettings:
     promoter_no: frozenset[str]
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One mistake in the roster, located by file, row (as Excel numbers it) and column."""
-
-    file: str
-    row: int
-    column: str
-    value: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file} {self.row}行目" if self.row else self.file
-        column = f" 「{self.column}」列" if self.column else ""
-        value = f"（値: 「{self.value}」）" if self.value else ""
-        return f"{where}{column}: {self.message}{value}"
-
-
-class RosterError(CourseError):
+class RosterError(SheetError):
     """The roster has mistakes; nothing was written."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = tuple(problems)
-        lines = "\n".join(f"- {p}" for p in self.problems)
-        super().__init__(f"名簿に {len(self.problems)} 件の誤りがあります。何も取り込んでいません。\n{lines}")
-
-
-def nfkc(value: Cell) -> str:
-    """NFKC, trimmed, inner runs of whitespace collapsed to one space; numbers from Excel lose their ".0"."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return " ".join(unicodedata.normalize("NFKC", str(value)).split())
+        super().__init__(problems, sheet="名簿")
 
 
 def load_settings(path: Path | None = None) -> RosterSettings:
@@ -85,18 +58,7 @@ def parse_roster(
     settings: RosterSettings,
 ) -> tuple[list[Staff], list[str]]:
     """Validate and normalise every row. Returns the staff and notes, or raises RosterError listing every mistake."""
-    problems: list[Problem] = []
-    notes: list[str] = []
-    columns = {name: index for index, name in reversed(list(enumerate(header))) if name}
-    for name in REQUIRED_COLUMNS:
-        if name not in columns:
-            problems.append(Problem(file, 1, name, "", "必須の列がありません。1行目の見出しに追加してください。"))
-    for index, name in enumerate(header):
-        if name and columns[name] != index:
-            problems.append(Problem(file, 1, name, "", "同じ見出しの列が2つあります。どちらか一方にしてください。"))
-    unknown = [h for h in header if h and h not in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
-    if unknown:
-        notes.append(f"{file}: 次の列は使いません: {', '.join(unknown)}")
+    columns, problems, notes = header_columns(header, file=file, required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS)
     if problems:
         raise RosterError(problems)
 
@@ -104,7 +66,8 @@ def parse_roster(
     first_row_of: dict[str, int] = {}
     for offset, raw in enumerate(rows):
         row_number = offset + 2  # row 1 is the header, as Excel shows it
-        values = {name: nfkc(raw[i] if i < len(raw) else None) for name, i in columns.items()}
+        cells = {name: raw[i] if i < len(raw) else None for name, i in columns.items()}
+        values = {name: nfkc(cell) for name, cell in cells.items()}
         if not any(values.values()):
             continue  # blank line
 
@@ -133,8 +96,8 @@ def parse_roster(
         staff.append(
             Staff(
                 staff_id=staff_id,
-                name=values["氏名"],
-                kana=values.get("ふりがな", ""),
+                name=as_written(cells["氏名"]),  # 「小林　美咲」 keeps HR's full-width space
+                kana=as_written(cells.get("ふりがな")),
                 department=values["部"],
                 section=values["課"],
                 position=position,
@@ -154,8 +117,9 @@ def read_roster(path: Path, *, settings: RosterSettings | None = None) -> tuple[
     return parse_roster(header, rows, file=path.name, settings=settings or load_settings())
 
 
-def import_roster(*, course: Course, path: Path, dry_run: bool = False) -> ImportReport:
-    """Read the roster and make the gradebook match it, in one transaction. Idempotent; deletes nobody."""
+def import_roster(*, course: Course, path: Path, year: FiscalYear | None = None, dry_run: bool = False) -> ImportReport:
+    """Read the roster of ``year`` (default: this 年度) and make the gradebook match it, in one transaction.
+    Idempotent; deletes nobody; earlier years' rosters are kept."""
     staff, notes = read_roster(path, settings=load_settings(course.settings_file(ROSTER_SETTINGS)))
-    report = gradebook.sync_staff(course=course, staff=staff, dry_run=dry_run)
-    return dataclasses.replace(report, notes=tuple(notes))
+    report = gradebook.sync_staff(course=course, staff=staff, year=year, dry_run=dry_run)
+    return dataclasses.replace(report, notes=(*report.notes, *notes))

@@ -115,7 +115,7 @@ def make_cohort(
     rng = random.Random(seed)
     staff = make_staff(staff_count, seed=seed)
     sync_staff(course=course, staff=staff)
-    opened = curriculum.opened or today - timedelta(weeks=8)
+    opened = today - timedelta(weeks=8)
     with open_gradebook(course) as gb:
         notebooks = {}
         cells = {}

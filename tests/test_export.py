@@ -12,7 +12,9 @@ from course.completion import evaluate
 from course.curriculum import load_curriculum
 from course.export import build_tables
 from course.models import Staff, Submission
+from course.organisation import unit_order
 from course.spreadsheet import Table, csv_bytes, write_atomic, xlsx_bytes
+from course.years import FiscalYear
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -27,7 +29,7 @@ def _tables() -> list[Table]:
     subs = [Submission("100001", "b05", 9, 10, False, datetime(2026, 11, 20, 9, 30, tzinfo=JST))]
     modules = [cur.modules["B05"]]
     completions = evaluate(curriculum=cur, staff=staff, submissions=subs, available=["B05"])
-    return build_tables(completions, cur, modules, datetime(2026, 11, 27, 12, 0, tzinfo=JST))
+    return build_tables(completions, cur, modules, datetime(2026, 11, 27, 12, 0, tzinfo=JST), FiscalYear(2026))
 
 
 def test_workbook_sheets_headers_and_layout(tmp_path: Path):
@@ -41,7 +43,7 @@ def test_workbook_sheets_headers_and_layout(tmp_path: Path):
                            "必須修了数", "必須数", "状況", "修了日"]  # fmt: skip
     assert all(c.font.bold for c in sheet[1])
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:T{sheet.max_row}"
+    assert sheet.auto_filter.ref == f"A1:X{sheet.max_row}"
     assert sheet.column_dimensions["B"].width >= 10
 
 
@@ -82,7 +84,7 @@ def test_modules_outside_a_persons_tracks_are_not_required():
     staff = [Staff("100001", "山田 花子", "", "総務部", "人事課", "主事", "一般職", False)]
     modules = [cur.modules[m] for m in ("B05", "K01", "E01")]
     completions = evaluate(curriculum=cur, staff=staff, submissions=[], available=["B05", "K01", "E01"])
-    table = build_tables(completions, cur, modules, datetime(2026, 11, 27, 12, 0, tzinfo=JST))[1]
+    table = build_tables(completions, cur, modules, datetime(2026, 11, 27, 12, 0, tzinfo=JST), FiscalYear(2026))[1]
     row = dict(zip(table.header, table.rows[0], strict=True))
     assert (row["B05 状況"], row["K01 状況"], row["E01 状況"]) == ("未提出", "対象外", "対象外")
 
@@ -106,7 +108,7 @@ def test_every_printed_page_says_as_of_when_and_repeats_names(tmp_path: Path):
     assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9
     assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToHeight == 0
     assert sheet.print_title_rows == "$1:$1" and sheet.print_title_cols == "$A:$B"
-    assert "令和8年11月27日現在" in sheet.oddHeader.left.text
+    assert "令和8年度（2026年度） 令和8年11月27日現在" in sheet.oddHeader.left.text
 
 
 def test_escaping_reaches_the_files(tmp_path: Path):
@@ -127,3 +129,22 @@ def test_csv_has_a_bom_by_default_and_cp932_on_request():
     sjis = csv_bytes(table, encoding="cp932")
     assert sjis[:3] != b"\xef\xbb\xbf" and "山田 花子" in sjis.decode("cp932")
     assert b"\r\n" in data
+
+
+def test_rows_follow_the_organisations_order_not_the_code_point_order():
+    """部 and 課 in the order settings/roster.toml gives; a 部 it does not name comes last (by name)."""
+    cur = load_curriculum()
+    staff = [
+        Staff("100001", "山田 花子", "", "総務部", "人事課", "主事", "一般職", False),
+        Staff("100002", "佐藤 一郎", "", "市民生活部", "市民課", "主事", "一般職", False),
+        Staff("100003", "鈴木 次郎", "", "会計課", "会計課", "主事", "一般職", False),
+        Staff("100004", "高橋 三奈", "", "総務部", "行政経営課", "主事", "一般職", False),
+    ]
+    completions = evaluate(curriculum=cur, staff=staff, submissions=[], available=[])
+    order = unit_order(["総務部", "市民生活部"], ["行政経営課", "人事課"])
+    tables = build_tables(completions, cur, [], datetime(2026, 11, 27, 12, 0, tzinfo=JST), FiscalYear(2026), order)
+    assert [row[0] for row in tables[0].rows] == ["100004", "100001", "100002", "100003"]
+    assert [row[:2] for row in tables[2].rows] == [
+        ("総務部", "行政経営課"), ("総務部", "人事課"), ("市民生活部", "市民課"), ("会計課", "会計課"),
+    ]  # fmt: skip
+    assert [row[0] for row in tables[3].rows][:3] == ["総務部", "市民生活部", "会計課"]

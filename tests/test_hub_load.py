@@ -105,7 +105,9 @@ def test_fifty_staff_fetch_and_submit_at_once(tmp_path: Path):
                 fetched = http.post(f"{base}/assignments/fetch", params=params, timeout=600)
                 assert fetched.status_code == 200 and fetched.json()["success"], fetched.text[:300]
                 path = f"{base}/api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
-                notebook = http.get(path, timeout=600).json()["content"]
+                opened = http.get(path, timeout=600)
+                assert opened.status_code == 200, (user, opened.status_code, opened.text[:500])
+                notebook = opened.json()["content"]
                 for cell in notebook["cells"]:
                     grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
                     if grade_id in answers:

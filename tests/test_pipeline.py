@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -44,7 +45,7 @@ def test_demo_pipeline_on_a_small_roster(course_root: Path, tmp_path: Path):
     """Four fictional staff run through the demo; the workbook agrees with the gradebook for every one of them."""
     profiles = {"100001": "correct", "100002": "blank", "100003": "wrong", "100004": "absent"}
     course, (result, summary) = _run_demo(course_root, tmp_path, STAFF_ROWS, profiles)
-    assert result.workbook.name == "修了状況一覧.xlsx" and result.workbook.is_file()
+    assert result.workbook.name.startswith(f"修了状況一覧_{result.year.label}_") and result.workbook.is_file()
     assert any("B03 の状況" in line for line in summary)
     gb = Gradebook(course.db_url, course.course_id)
     try:
@@ -67,6 +68,28 @@ def test_demo_pipeline_on_a_small_roster(course_root: Path, tmp_path: Path):
     for staff_id, row in rows.items():
         assert row["B03 状況"] == str(by_id[staff_id].modules["B03"].status)
     assert (course.feedback_dir / "100001" / "b03" / "b03.html").is_file()
+
+
+def test_demo_shows_a_year_with_deadlines_extensions_and_april_changes(course_root: Path, tmp_path: Path):
+    """The demo's own roster and year plan: last year's roster then this year's (a promotion, a transfer, a new hire,
+    a leaver), HR's extensions, B05 due yesterday; the summary and the per-課 lists show them."""
+    _, (result, summary) = _run_demo_default(course_root, tmp_path)
+    text = "\n".join(summary)
+    overdue = int(re.search(r"期限超過 (\d+) 人、猶予・免除 2 件", text)[1])
+    assert overdue > 0
+    assert "昇任（一般職→係長職）" in text and "異動（" in text and "（新規）" in text and "名簿から外れました" in text
+    assert len(result.section_files) == 10 and all(p.is_file() for p in result.section_files)
+    cells = {
+        c for p in result.section_files for r in load_workbook(p, read_only=True).worksheets[0].iter_rows(values_only=True)
+        for c in r
+    }  # fmt: skip
+    assert "期限超過" in cells and any(str(c).startswith("延長 ") for c in cells) and "免除" in cells
+
+
+def _run_demo_default(course_root: Path, tmp_path: Path) -> tuple[Course, tuple]:
+    runtime = tmp_path / "demo"
+    outcome = demo.run(course_root=course_root, runtime=runtime, module_ids=["B03"])
+    return Course.load(course_root, runtime=runtime), outcome
 
 
 def test_autograde_is_incremental(course_root: Path, tmp_path: Path):

@@ -19,7 +19,8 @@ def test_csv_in_every_excel_encoding_is_read(tmp_path: Path, encoding: str):
     """UTF-8, UTF-8 with BOM (Excel 「CSV UTF-8」) and CP932 (Excel 「CSV」) give the same staff."""
     staff, _ = read_roster(write_csv(tmp_path / "r.csv", STAFF_ROWS, encoding=encoding))
     assert [s.staff_id for s in staff] == ["100001", "100002", "100003", "100004"]
-    assert staff[0].name == "山田 花子"  # full-width space normalised by NFKC
+    assert staff[0].name == "山田　花子"  # kept as HR wrote it (full-width space), for HR's own lists to match
+    assert staff[0].family_and_given == ("山田", "花子")
     assert [s.grade for s in staff] == ["一般職", "係長職", "課長職以上", "一般職"]
     assert [s.promoter for s in staff] == [False, True, False, False]
 
@@ -34,8 +35,8 @@ def test_xlsx_with_numeric_ids_and_full_width_digits(tmp_path: Path):
     workbook.save(tmp_path / "r.xlsx")
     staff, _ = read_roster(tmp_path / "r.xlsx")
     assert [(s.staff_id, s.name, s.promoter) for s in staff] == [
-        ("100001", "山田 花子", False),
-        ("10002", "サトウ イチロウ", True),
+        ("100001", "山田　花子", False),  # names as HR wrote them, only trimmed
+        ("10002", "ｻﾄｳ ｲﾁﾛｳ", True),
     ]
 
 

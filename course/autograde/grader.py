@@ -45,8 +45,8 @@ from course.autograde.preflight import SubmissionRejected, stage
 from course.autograde.preprocessors import CompiledCheckCellMetadata, GuardedExecute, LimitOutputBytes
 from course.autograde.zygote import PR_SET_PDEATHSIG, prctl
 from course.config import Course, CourseError
-from course.curriculum import Module
-from course.gradebook import ensure_database, open_gradebook, share_engines
+from course.curriculum import CURRICULUM_FILE, Module, load_curriculum
+from course.gradebook import ensure_database, open_gradebook, record_completions, share_engines
 from course.records import load_staff
 
 MARKER = ".sano-graded"  # written into autograde/<staff>/<module>/ after a successful grading
@@ -247,6 +247,9 @@ def autograde(
     if missing := sorted({assignment for _, assignment in todo} - known_assignments):
         msg = f"成績簿に {', '.join(missing)} が登録されていません。先に python -m course release を実行してください。"
         raise CourseError(msg)
+    # Grading replaces submissions: first keep every completion they hold (a retake must not erase last year's).
+    curriculum = load_curriculum(course.settings_file(CURRICULUM_FILE))
+    record_completions(course=course, curriculum=curriculum)
     backup = backup_gradebook(course)
     known_staff = {person.staff_id for person in load_staff(course=course)}
     failures: list[Failure] = []
@@ -285,6 +288,7 @@ def autograde(
             progress_total=len(todo) if progress else None,
         )
         failures += failed
+    record_completions(course=course, curriculum=curriculum)
     return GradingReport(
         done=tuple(done),
         skipped=tuple(unchanged),

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from course.completion import ModuleRecord, ModuleStatus, StaffCompletion, TrackStatus
+from course.completion import UNMEASURED, ModuleRecord, ModuleStatus, StaffCompletion, TrackStatus
 from course.curriculum import Curriculum, Module, Step, Track
 from course.models import Staff
 
@@ -80,7 +80,8 @@ def unit_rates(
     for c in current(completions):
         section = c.staff.section if by_section else ""
         for record in c.tracks:
-            groups[(c.staff.department, section, names[record.track_key])].append(record.status)
+            if record.status not in UNMEASURED:
+                groups[(c.staff.department, section, names[record.track_key])].append(record.status)
     order = {name: index for index, name in enumerate(names.values())}
     rates = []
     for (department, section, track), statuses in sorted(groups.items(), key=lambda kv: (*kv[0][:2], order[kv[0][2]])):

@@ -28,10 +28,11 @@ from matplotlib.ticker import MaxNLocator
 from course.completion import StaffCompletion, TrackStatus
 from course.config import Course
 from course.curriculum import Curriculum, Module
-from course.export import DEPARTMENT_HEADER, WORKBOOK_NAME
-from course.records import completion_records
+from course.export import DEPARTMENT_HEADER, WORKBOOK_STEM
+from course.records import completion_records, year_plans
 from course.spreadsheet import Cell, Table, write_atomic, xlsx_bytes
 from course.taskforce import progress
+from course.years import FiscalYear, plan_for
 
 REPORT_NAME = "進捗報告書.html"
 TABLES_NAME = "進捗報告書_集計.xlsx"  # the report's tables as sheets; HR's 修了状況一覧.xlsx belongs to course.export
@@ -62,11 +63,18 @@ class ReportResult:
 
 
 def views(
-    completions: Sequence[StaffCompletion], curriculum: Curriculum, modules: Sequence[Module], generated_at: datetime
+    completions: Sequence[StaffCompletion],
+    curriculum: Curriculum,
+    modules: Sequence[Module],
+    generated_at: datetime,
+    *,
+    opened: date | None = None,
 ) -> Views:
+    """What the report shows; the weekly trend starts on the year's opening day (``opened``, from its plan), else
+    on the first submission."""
     today = generated_at.date()
     stamps = [r.submitted_at.date() for c in completions for r in c.modules.values() if r.submitted_at is not None]
-    opened = curriculum.opened or min(stamps, default=today)
+    opened = opened or min(stamps, default=today)
     return Views(
         generated_at=generated_at,
         curriculum=curriculum,
@@ -263,6 +271,10 @@ max-width:1100px;color:#212121;line-height:1.6;padding:0 1em}
 .sano-report table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 .sano-report th,.sano-report td{border:1px solid #ccc;padding:3px 8px}.sano-report th{background:#ddebf7}
 .sano-report td.n{text-align:right}.sano-report img{max-width:100%}.sano-report .muted{color:#666;font-size:.9em}
+@page{size:A4;margin:12mm}
+@media print{.sano-report{margin:0;max-width:none;font-size:10.5pt}.sano-report h1,.sano-report h2{break-after:avoid}
+.sano-report .keep{break-inside:avoid}.sano-report img{max-height:170mm}.sano-report tr{break-inside:avoid}
+.sano-report thead{display:table-header-group}.sano-report details>*{display:block}}
 """
 
 
@@ -279,6 +291,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Cell]], *, empty: str 
             cells.append(f"<td class='n'>{html.escape(text)}</td>" if numeric else f"<td>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _keep(*parts: str) -> str:
+    """A heading with its chart: printed on the same page."""
+    return f"<div class='keep'>{''.join(parts)}</div>"
 
 
 CHARTS = (heatmap, module_chart, trend_chart, promoter_chart)  # in the order the report shows them
@@ -349,7 +366,8 @@ def body_html(v: Views, charts: dict[str, str] | None = None) -> str:
     parts = [
         f"<style>{STYLE}</style><div class='sano-report'>",
         "<h1>佐野市デジタル人材育成 e-ラーニング 進捗報告書</h1>",
-        f"<p>{html.escape(stamp)} 現在の成績簿から作成しました（タスクフォース: 人事課・情報政策課・行政経営課）。</p>",
+        f"<p>{FiscalYear.of(v.generated_at.date()).full_label}。{html.escape(stamp)} 現在の成績簿から作成しました"
+        "（タスクフォース: 人事課・情報政策課・行政経営課）。</p>",
         "<p class='lead'>この報告書の読み方: まず下の数字で全体をつかみ、1 で部ごとの遅れ、2 でつまずいている教材、"
         "3 で修了の伸び、4 で推進員の歩み、5・6 で次に声をかける人と採点の残りを確認してください。"
         "「修了」は合格基準以上かつ手動採点まで済んだものだけを数えます。</p>",
@@ -360,17 +378,19 @@ def body_html(v: Views, charts: dict[str, str] | None = None) -> str:
         f"<div class='card warn'>採点待ち<b>{len(v.waiting)} 件</b>講師の手動採点が必要</div>",
         f"<div class='card warn'>未着手<b>{len(v.not_started)} 人</b>1件も提出がない職員</div>",
         "</div>",
-        "<h2>1. 部署別の修了率</h2>",
-        (
+        _keep(
+            "<h2>1. 部署別の修了率</h2>",
             _img(charts["heatmap"], "部と研修区分ごとの修了率のヒートマップ")
             if v.departments
-            else "<p class='muted'>名簿に職員がいません。python -m course roster import で名簿を取り込んでください。</p>"
+            else "<p class='muted'>名簿に職員がいません。python -m course roster import で名簿を取り込んでください。</p>",
         ),
         "<details><summary>課ごとの内訳を表で見る</summary>",
         _table(DEPARTMENT_HEADER, section_rows),
         "</details>",
-        "<h2>2. モジュール別の合格率と平均得点率</h2>",
-        _img(charts["module_chart"], "モジュール別の合格率と平均得点率の棒グラフ"),
+        _keep(
+            "<h2>2. モジュール別の合格率と平均得点率</h2>",
+            _img(charts["module_chart"], "モジュール別の合格率と平均得点率の棒グラフ"),
+        ),
         "<p class='muted'>合格率 = 修了者数 ÷ 採点済みの提出数。平均得点率は採点済みの提出の平均です（採点待ちは含みません）。</p>",
         _table(sheets["モジュール成績"].header, sheets["モジュール成績"].rows),
         (
@@ -378,12 +398,13 @@ def body_html(v: Views, charts: dict[str, str] | None = None) -> str:
             if planned
             else ""
         ),
-        "<h2>3. 修了者数の推移</h2>",
-        _img(charts["trend_chart"], "研修区分ごとの修了者数の週別推移"),
-        "<h2>4. 業務デジタル化推進員の歩み</h2>",
-        "<p>指針の4つのステップ（基礎・リテラシー → スキル習得 → 現場実践 → 事例共有）のどこまで進んだかです。"
-        "前のステップがすべて済んだところまでを数えます（「ステップ1の途中」には採点待ちの人も入ります）。</p>",
-        _img(charts["promoter_chart"], "推進員の到達ステップ別人数"),
+        _keep("<h2>3. 修了者数の推移</h2>", _img(charts["trend_chart"], "研修区分ごとの修了者数の週別推移")),
+        _keep(
+            "<h2>4. 業務デジタル化推進員の歩み</h2>",
+            "<p>指針の4つのステップ（基礎・リテラシー → スキル習得 → 現場実践 → 事例共有）のどこまで進んだかです。"
+            "前のステップがすべて済んだところまでを数えます（「ステップ1の途中」には採点待ちの人も入ります）。</p>",
+            _img(charts["promoter_chart"], "推進員の到達ステップ別人数"),
+        ),
         _table(sheets["推進員ステップ"].header, sheets["推進員ステップ"].rows, empty="推進員が名簿にいません"),
         "<h2>5. まだ1件も提出していない職員</h2>",
         _table(sheets["未着手者"].header, sheets["未着手者"].rows, empty="全員が1件以上提出しています"),
@@ -395,7 +416,7 @@ def body_html(v: Views, charts: dict[str, str] | None = None) -> str:
         "<li>採点待ち: 提出済みで、講師の手動採点がまだのもの。</li><li>受講中: 採点済みで合格基準に届いていないもの（再提出できます）。</li>",
         "<li>未着手: その研修区分で1件も提出がないもの。</li></ul>",
         f"<p class='muted'>同じ内容の一覧は {html.escape(TABLES_NAME)} の各シートにもあります。"
-        f"職員ごとの修了状況は人事課の {html.escape(WORKBOOK_NAME)} にあります。</p>",
+        f"職員ごとの修了状況は人事課の {html.escape(WORKBOOK_STEM)}（年度・日付つきの Excel）にあります。</p>",
         "</div>",
     ]
     return "\n".join(parts)
@@ -407,9 +428,10 @@ def write_report(*, course: Course, curriculum: Curriculum, out_dir: Path | None
     HR's 修了状況一覧.xlsx is not touched: `course.export` is its only writer."""
     out_dir = out_dir or course.export_dir
     generated_at = datetime.now(course.timezone)
-    completions = completion_records(course=course, curriculum=curriculum)
+    completions = completion_records(course=course, curriculum=curriculum, as_of=generated_at)
     modules = curriculum.available(course.source_dir)
-    v = views(completions, curriculum, modules, generated_at)
+    plan = plan_for(year_plans(course=course, curriculum=curriculum), FiscalYear.of(generated_at.date()))
+    v = views(completions, curriculum, modules, generated_at, opened=plan.opened)
     page = render_html(v, draw_charts(v, processes=os.cpu_count() or 1)).encode("utf-8")
     workbook = xlsx_bytes(report_tables(v))
     html_path = write_atomic(out_dir / REPORT_NAME, page)
