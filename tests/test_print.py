@@ -79,7 +79,12 @@ def test_the_report_prints_each_heading_on_the_page_of_its_chart(tmp_path: Path)
     images = subprocess.run(["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True).stdout
     image_pages = [int(line.split()[0]) for line in images.splitlines()[2:] if line.split()[2] == "image"]
     assert len(image_pages) == 4, images
-    headings = ["1. 部署別の修了率", "2. モジュール別の合格率と平均得点率", "3. 修了者数の推移", "4. 業務デジタル化推進員の歩み"]
+    headings = [
+        "1. 部署別の修了率",
+        "2. モジュール別の合格率と平均得点率",
+        "3. 修了者数の推移",
+        "4. 業務デジタル化推進員の歩み",
+    ]
     for heading, image_page in zip(headings, image_pages, strict=True):
         found = [n for n, text in enumerate(pages, start=1) if heading in re.sub(r"\s+", " ", text)]
         assert found == [image_page], (heading, found, image_page)
