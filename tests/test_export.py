@@ -148,3 +148,15 @@ def test_rows_follow_the_organisations_order_not_the_code_point_order():
         ("総務部", "行政経営課"), ("総務部", "人事課"), ("市民生活部", "市民課"), ("会計課", "会計課"),
     ]  # fmt: skip
     assert [row[0] for row in tables[3].rows][:3] == ["総務部", "市民生活部", "会計課"]
+
+
+def test_a_staff_number_with_leading_zeros_stays_text_in_every_file(tmp_path: Path):
+    """「001234」 is text in the workbook (not the number 1234) and written as it is in the CSV."""
+    cur = load_curriculum()
+    staff = [Staff("001234", "山田 花子", "", "総務部", "人事課", "主事", "一般職", False)]
+    completions = evaluate(curriculum=cur, staff=staff, submissions=[], available=[])
+    tables = build_tables(completions, cur, [], datetime(2026, 11, 27, 12, 0, tzinfo=JST), FiscalYear(2026))
+    book = load_workbook(write_atomic(tmp_path / "a.xlsx", xlsx_bytes(tables)))
+    cell = book["職員別"]["A2"]
+    assert cell.value == "001234" and cell.data_type == "s"
+    assert csv_bytes(tables[0]).decode("utf-8-sig").splitlines()[1].startswith("001234,")
