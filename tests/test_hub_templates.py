@@ -4,6 +4,7 @@ others in tests/test_hub_pages.py."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -53,3 +54,50 @@ def test_every_page_is_japanese_with_lang_ja(tmp_path: Path):
             assert text in html, (name, text)
         for english in ("Your server", "Stop Server", "Event log", "Server not running", "Spawn failed", "Logout"):
             assert english not in shown, (name, english)
+
+
+@pytest.mark.hub
+def test_the_start_up_progress_reads_in_japanese_in_a_browser(tmp_path: Path):
+    """JupyterHub's own script writes the progress events it receives ("Server requested", "Spawning server...", a
+    failure); in Chromium the person reads them in Japanese, in the message line and in the log they may be asked for."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.hub_support import CHROMIUM, CHROMIUM_ARGS
+
+    html = render(tmp_path, "spawn_pending.html", progress_url="/hub/api/progress")
+    events = [
+        {"progress": 0, "message": "Server requested"},
+        {"progress": 50, "message": "Spawning server..."},
+        {"progress": 100, "failed": True, "message": "Spawn failed: Timeout"},
+    ]
+    stream = "".join(f"data: {json.dumps(event)}\n\n" for event in events)
+    static = JUPYTERHUB_TEMPLATES.parent / "static"
+
+    def serve(route: Any) -> None:
+        url = route.request.url
+        if url.endswith("/hub/spawn-pending"):
+            route.fulfill(body=html, content_type="text/html; charset=utf-8")
+        elif "/hub/api/progress" in url:
+            route.fulfill(body=stream, content_type="text/event-stream")
+        elif "/hub/static/" in url and (file := static / url.split("/hub/static/")[1].split("?")[0]).is_file():
+            route.fulfill(path=str(file))
+        else:
+            route.fulfill(status=404, body="")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.route("http://hub.test/**", serve)
+            page.goto("http://hub.test/hub/spawn-pending")
+            page.wait_for_function("document.querySelectorAll('.progress-log-event').length >= 3", timeout=30000)
+            message = page.inner_text("#progress-message")
+            log = page.locator("#progress-log").evaluate("node => node.textContent")
+            page.screenshot(path=str(tmp_path / "spawn_pending.png"))
+        finally:
+            browser.close()
+    assert message == "起動できませんでした。Timeout", message
+    for japanese in ("起動を受け付けました", "学習画面を起動しています…", "起動できませんでした。"):
+        assert japanese in log, log
+    for english in ("Server requested", "Spawning server", "Spawn failed"):
+        assert english not in log + message
