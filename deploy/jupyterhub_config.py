@@ -257,6 +257,15 @@ def _write_group_settings() -> None:
         json.dumps({"disabledExtensions": dict.fromkeys(STAFF_OFF_LAB, True)}, indent=1),
     )
     instructors = STATE / "jupyter" / "instructors"
+    # JupyterLab shows the formgrader in a frame of the same server, which JupyterHub's default header
+    # (frame-ancestors 'none') forbids: instructors' servers allow frames from their own origin only.
+    _write(
+        instructors / "jupyter_server_config.json",
+        json.dumps(
+            {"ServerApp": {"tornado_settings": {"headers": {"Content-Security-Policy": "frame-ancestors 'self'"}}}},
+            indent=1,
+        ),
+    )
     # The instructors' nbgrader settings are the course's own file, unchanged.
     _write(
         instructors / "nbgrader_config.py",

@@ -104,6 +104,23 @@ def test_japanese_hub_pages_full_width_login_and_instructor_terminal(tmp_path: P
             seen["hub_users"] = sorted(u["name"] for u in users)
             assert STAFF in seen["hub_users"] and TYPED not in seen["hub_users"], seen
 
+            with timings.step("講師: JupyterLab の中の formgrader"), sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                page = browser.new_page(locale="ja-JP", viewport={"width": 1200, "height": 800})
+                try:
+                    page.goto(f"{hub.url}/hub/login")
+                    page.fill("#username_input", "instructor")
+                    page.fill("#password_input", hub.admin_password)
+                    page.click("#login_submit")
+                    page.wait_for_url("**/user/instructor/lab**", timeout=180_000)
+                    page.locator("#jp-MainMenu").get_by_text("Nbgrader", exact=True).click()
+                    page.get_by_role("menuitem", name="Formgrader").click()
+                    frame = page.frame_locator("iframe[src*='formgrader']")
+                    expect(frame.locator("body")).to_contain_text("Manage Assignments", timeout=120_000)
+                    seen["formgrader_frame"] = frame.locator("body").inner_text()[:200]
+                    page.screenshot(path=str(shots / "formgrader_in_lab.png"))
+                finally:
+                    browser.close()
             with timings.step("講師のターミナルで python -m course --help"):
                 client.spawn("instructor")
                 shown = terminal_run(client, "instructor", "command -v python sano-course; python -m course --help")
