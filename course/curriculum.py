@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,16 @@ class Curriculum:
         """The tracks a member of staff takes: their grade's, plus the promoter track for 推進員."""
         tracks = [self.track_for_grade(grade)]
         return [*tracks, self.promoter_track()] if promoter else tracks
+
+    def track_key(self, text: str) -> str | None:
+        """The track a sheet names by its name (一般職) or key (ippan), or None."""
+        name = unicodedata.normalize("NFKC", text).strip()
+        return name if name in self.tracks else next((t.key for t in self.tracks.values() if t.name == name), None)
+
+    def module_id(self, text: str) -> str | None:
+        """The module a sheet names (b05, Ｂ０５ → B05), or None."""
+        module_id = unicodedata.normalize("NFKC", text).strip().upper()
+        return module_id if module_id in self.modules else None
 
     def available(self, source_dir: Path) -> list[Module]:
         return [m for m in self.modules.values() if m.is_available(source_dir)]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from course.config import Course
 from course.curriculum import Curriculum
-from course.hr_sheet import Problem, SheetError, header_columns, nfkc, parse_date
+from course.hr_sheet import SheetError, SheetRow, data_rows, header_columns, nfkc, parse_date
 from course.models import EXEMPT, EXTEND, Extension
 from course.roster import ROSTER_SETTINGS
 from course.spreadsheet import Cell, read_rows
@@ -54,19 +54,13 @@ def parse_extensions(
     columns, problems, _ = header_columns(header, file=file, required=COLUMNS, optional=OPTIONAL_COLUMNS)
     if problems:
         raise SheetError(problems, sheet=SHEET)
-    tracks = {nfkc(t.name): t.key for t in curriculum.tracks.values()} | {k: k for k in curriculum.tracks}
-    modules = {m.upper(): m for m in curriculum.modules}
     extensions: list[Extension] = []
     first_row: dict[tuple[str, int, str], int] = {}
-    for offset, raw in enumerate(rows):
-        row_number = offset + 2
-        cells = {name: raw[i] if i < len(raw) else None for name, i in columns.items()}
-        values = {name: nfkc(cell) for name, cell in cells.items()}
-        if not any(values.values()):
-            continue
+    for row in data_rows(rows, columns, file=file):
+        cells, values = row.cells, row.values
 
-        def problem(column: str, message: str, *, row: int = row_number, values: dict = values) -> None:
-            problems.append(Problem(file, row, column, values.get(column, ""), message))
+        def problem(column: str, message: str, *, row: SheetRow = row) -> None:
+            problems.append(row.problem(column, message))
 
         staff_id = normalise(cells["職員番号"])
         if staff_id not in known_staff:
@@ -75,9 +69,8 @@ def parse_extensions(
         if year is None:
             problem("年度", "年度は「令和8年度」か「2026」のように書いてください。")
         target_text = values["対象"]
-        target = (
-            "" if target_text in ("", "すべて", "全て") else tracks.get(target_text, modules.get(target_text.upper()))
-        )
+        everything = target_text in ("", "すべて", "全て")
+        target = "" if everything else curriculum.track_key(target_text) or curriculum.module_id(target_text)
         if target is None:
             names = "・".join(t.name for t in curriculum.tracks.values())
             problem("対象", f"対象は空欄（すべて）、研修区分（{names}）かモジュール番号（例: B05）にしてください。")
@@ -102,7 +95,7 @@ def parse_extensions(
         if key in first_row:
             problem("対象", f"同じ職員・年度・対象の行が {first_row[key]}行目 にもあります。1行にまとめてください。")
             continue
-        first_row[key] = row_number
+        first_row[key] = row.number
         extensions.append(Extension(staff_id, year.start, target, measure, until, reason, note=values.get("備考", "")))
     if problems:
         raise SheetError(problems, sheet=SHEET)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -90,3 +90,25 @@ def parse_date(value: Cell) -> date | None:
     except ValueError:
         return None
     return None
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One non-blank data row: its number as Excel shows it, its cells by column name, and their NFKC text."""
+
+    file: str
+    number: int
+    cells: dict[str, Cell]
+    values: dict[str, str]
+
+    def problem(self, column: str, message: str) -> Problem:
+        return Problem(self.file, self.number, column, self.values.get(column, ""), message)
+
+
+def data_rows(rows: Sequence[Sequence[Cell]], columns: dict[str, int], *, file: str) -> Iterator[SheetRow]:
+    """The data rows under the header (row 1), blank lines skipped."""
+    for offset, raw in enumerate(rows):
+        cells = {name: raw[i] if i < len(raw) else None for name, i in columns.items()}
+        values = {name: nfkc(cell) for name, cell in cells.items()}
+        if any(values.values()):
+            yield SheetRow(file, offset + 2, cells, values)

@@ -11,7 +11,7 @@ from pathlib import Path
 from course import gradebook
 from course import staff_id as staff_ids
 from course.config import Course, settings_file
-from course.hr_sheet import Problem, SheetError, as_written, header_columns, nfkc
+from course.hr_sheet import Problem, SheetError, SheetRow, as_written, data_rows, header_columns, nfkc
 from course.models import ImportReport, Staff
 from course.organisation import ROSTER_SETTINGS
 from course.spreadsheet import Cell, read_rows
@@ -64,15 +64,11 @@ def parse_roster(
 
     staff: list[Staff] = []
     first_row_of: dict[str, int] = {}
-    for offset, raw in enumerate(rows):
-        row_number = offset + 2  # row 1 is the header, as Excel shows it
-        cells = {name: raw[i] if i < len(raw) else None for name, i in columns.items()}
-        values = {name: nfkc(cell) for name, cell in cells.items()}
-        if not any(values.values()):
-            continue  # blank line
+    for row in data_rows(rows, columns, file=file):
+        cells, values, row_number = row.cells, row.values, row.number
 
-        def problem(column: str, message: str, *, row_number: int = row_number, values: dict = values) -> None:
-            problems.append(Problem(file, row_number, column, values.get(column, ""), message))
+        def problem(column: str, message: str, *, row: SheetRow = row) -> None:
+            problems.append(row.problem(column, message))
 
         staff_id = staff_ids.normalise(values["職員番号"])
         if (message := staff_ids.problem(staff_id)) is not None:

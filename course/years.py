@@ -22,7 +22,7 @@ from functools import total_ordering
 from pathlib import Path
 
 from course.curriculum import GRADES, Curriculum
-from course.hr_sheet import Problem, SheetError, header_columns, nfkc, parse_date
+from course.hr_sheet import Problem, SheetError, SheetRow, data_rows, header_columns, nfkc, parse_date
 from course.models import Staff
 from course.spreadsheet import Cell, read_rows
 
@@ -111,28 +111,21 @@ def parse_year_plans(
     columns, problems, _ = header_columns(header, file=file, required=PLAN_COLUMNS, optional=PLAN_OPTIONAL)
     if problems:
         raise SheetError(problems, sheet="年度計画")
-    tracks_by_name = {nfkc(t.name): t.key for t in curriculum.tracks.values()} | {k: k for k in curriculum.tracks}
-    modules = {m.upper(): m for m in curriculum.modules}
     opened: dict[FiscalYear, dict[str, date | None]] = {}
     track_deadlines: dict[FiscalYear, dict[str, date]] = {}
     module_deadlines: dict[FiscalYear, dict[str, date]] = {}
     seen: dict[tuple[FiscalYear, str], int] = {}
-    for offset, raw in enumerate(rows):
-        row_number = offset + 2
-        cells = {name: raw[i] if i < len(raw) else None for name, i in columns.items()}
-        values = {name: nfkc(cell) for name, cell in cells.items()}
-        if not any(values.values()):
-            continue
+    for row in data_rows(rows, columns, file=file):
+        cells, values = row.cells, row.values
 
-        def problem(column: str, message: str, *, row: int = row_number, values: dict = values) -> None:
-            problems.append(Problem(file, row, column, values.get(column, ""), message))
+        def problem(column: str, message: str, *, row: SheetRow = row) -> None:
+            problems.append(row.problem(column, message))
 
         year = FiscalYear.parse(cells["年度"])
         if year is None:
             problem("年度", "年度は「令和8年度」か「2026」のように書いてください。")
         target = values["対象"]
-        track = tracks_by_name.get(target)
-        module = modules.get(target.upper())
+        track, module = curriculum.track_key(target), curriculum.module_id(target)
         if track is None and module is None:
             names = "・".join(t.name for t in curriculum.tracks.values())
             problem("対象", f"対象は研修区分（{names}）かモジュール番号（例: B05）にしてください。")
@@ -156,7 +149,7 @@ def parse_year_plans(
         if (year, key) in seen:
             problem("対象", f"{year.label}の「{target}」は {seen[year, key]}行目 にもあります。1行にまとめてください。")
             continue
-        seen[year, key] = row_number
+        seen[year, key] = row.number
         if track is not None:
             opened.setdefault(year, {})[track] = start
             if due is not None:
