@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
 from course.completion import StaffCompletion, evaluate
@@ -29,18 +29,23 @@ _STAFF = f"SELECT staff_id, {', '.join(STAFF_FIELDS)} FROM {STAFF_TABLE} ORDER B
 
 # nbgrader's tables. The score is nbgrader's Grade.score (the manual score if there is one, else the automatic one,
 # plus extra credit); the maximum is nbgrader's Assignment.max_score (its grade cells' and task cells' points).
-_SCORES = """
-SELECT sa.student_id, a.name, sa.timestamp,
-       SUM(CASE WHEN g.manual_score IS NOT NULL THEN g.manual_score + COALESCE(g.extra_credit, 0.0)
-                WHEN g.auto_score IS NOT NULL THEN g.auto_score + COALESCE(g.extra_credit, 0.0)
+# Grades are summed per submitted notebook first and matched to their submissions in Python: one join of every grade
+# row with three tables keyed by text ids took twice as long as these two queries together.
+_NOTEBOOK_SCORES = """
+SELECT notebook_id,
+       SUM(CASE WHEN manual_score IS NOT NULL THEN manual_score + COALESCE(extra_credit, 0.0)
+                WHEN auto_score IS NOT NULL THEN auto_score + COALESCE(extra_credit, 0.0)
                 ELSE 0.0 END),
-       MAX(CASE WHEN g.needs_manual_grade THEN 1 ELSE 0 END)
-FROM submitted_assignment sa
-JOIN assignment a ON sa.assignment_id = a.id
+       MAX(CASE WHEN needs_manual_grade THEN 1 ELSE 0 END)
+FROM grade
+GROUP BY notebook_id
+"""
+_SUBMITTED = """
+SELECT sa.id, sa.student_id, a.name, sa.timestamp, sn.id
+FROM assignment a
+JOIN submitted_assignment sa ON sa.assignment_id = a.id
 JOIN submitted_notebook sn ON sn.assignment_id = sa.id
-JOIN grade g ON g.notebook_id = sn.id
 WHERE a.course_id = :course AND a.name IN ({names})
-GROUP BY sa.id, sa.student_id, a.name, sa.timestamp
 """
 _MAXIMA = """
 SELECT a.name, SUM(c.max_score)
@@ -102,7 +107,7 @@ def load_staff(*, course: Course) -> list[Staff]:
 def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Submission]:
     """The graded latest submission of every member of staff for the given assignments, in the given order.
 
-    Two aggregate queries for all assignments together; nbgrader's ``Gradebook.submission_dicts`` gives the same
+    A few plain queries for all assignments together; nbgrader's ``Gradebook.submission_dicts`` gives the same
     scores with several correlated subqueries per assignment and takes minutes for a whole city.
     """
     names = list(assignments)
@@ -118,14 +123,26 @@ def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Subm
         for cells in ("grade_cells", "task_cells"):
             for name, points in read(_MAXIMA.format(cells=cells, names=placeholders), params):
                 maxima[name] = maxima.get(name, 0.0) + float(points or 0.0)
-        rows = read(_SCORES.format(names=placeholders), params)
+        notebooks = {notebook: (points, manual) for notebook, points, manual in read(_NOTEBOOK_SCORES, {})}
+        submitted = read(_SUBMITTED.format(names=placeholders), params)
+    # One row per submitted notebook: an assignment's score is the sum over its graded notebooks.
+    graded: dict[str, list[Any]] = {}
+    for submission_id, student, name, stamp, notebook in submitted:
+        if (score := notebooks.get(notebook)) is None:
+            continue  # not graded yet
+        points, manual = score
+        if (row := graded.get(submission_id)) is None:
+            graded[submission_id] = [student, name, stamp, float(points), manual]
+        else:
+            row[3] += float(points)
+            row[4] = max(row[4], manual)
+    rows = sorted(graded.values(), key=lambda row: (order[row[1]], row[0]))
     tz = course.timezone
-    rows.sort(key=lambda row: (order[row[1]], row[0]))
     return [
         Submission(
             staff_id=student,
             assignment=name,
-            score=float(points),
+            score=points,
             max_score=maxima.get(name, 0.0),
             needs_manual_grade=bool(manual),
             timestamp=_local(stamp, tz),
@@ -134,12 +151,12 @@ def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Subm
     ]
 
 
-def _local(stamp: datetime | str | None, tz: Any) -> datetime | None:
+def _local(stamp: datetime | str | None, tz: tzinfo) -> datetime | None:
     """nbgrader stores naive UTC timestamps (SQLite gives them back as text)."""
     if stamp is None:
         return None
     moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else stamp
-    return moment.replace(tzinfo=UTC).astimezone(tz)
+    return tz.fromutc(moment.replace(tzinfo=tz))  # what astimezone() does after taking the UTC offset: twice as fast
 
 
 def completion_records(*, course: Course, curriculum: Curriculum) -> list[StaffCompletion]:
