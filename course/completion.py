@@ -137,15 +137,12 @@ def evaluate(
         previous = latest.get(key)
         if previous is None or _sort_time(submission.timestamp) >= _sort_time(previous.timestamp):
             latest[key] = submission
+    modules = [(module, module.assignment, module.id in available_ids) for module in curriculum.modules.values()]
     results = []
     for person in staff:
         records = {
-            module.id: module_record(
-                module,
-                latest.get((person.staff_id, module.assignment)),
-                available=module.id in available_ids,
-            )
-            for module in curriculum.modules.values()
+            module.id: module_record(module, latest.get((person.staff_id, assignment)), available=is_available)
+            for module, assignment, is_available in modules
         }
         tracks = tuple(
             TRACK_RULES[track.rule](track, records)
