@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
@@ -117,14 +118,16 @@ def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Subm
     params: dict[str, object] = {"course": course.course_id, **{f"a{i}": name for i, name in enumerate(names)}}
     placeholders = ", ".join(f":a{i}" for i in range(len(names)))
     maxima: dict[str, float] = {}
-    with _reading(course) as read:
+    with ThreadPoolExecutor(max_workers=1) as pool, _reading(course) as read:
         if read is None:
             return []
+        # SQLite sums the grades without holding the GIL, on a connection of its own: the rest is read meanwhile.
+        scores = pool.submit(_notebook_scores, course)
         for cells in ("grade_cells", "task_cells"):
             for name, points in read(_MAXIMA.format(cells=cells, names=placeholders), params):
                 maxima[name] = maxima.get(name, 0.0) + float(points or 0.0)
-        notebooks = {notebook: (points, manual) for notebook, points, manual in read(_NOTEBOOK_SCORES, {})}
         submitted = read(_SUBMITTED.format(names=placeholders), params)
+        notebooks = scores.result()
     # One row per submitted notebook: an assignment's score is the sum over its graded notebooks.
     graded: dict[str, list[Any]] = {}
     for submission_id, student, name, stamp, notebook in submitted:
@@ -149,6 +152,13 @@ def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Subm
         )
         for student, name, stamp, points, manual in rows
     ]
+
+
+def _notebook_scores(course: Course) -> dict[str, tuple[float, int]]:
+    """Score and "needs manual grading" of every graded notebook, by nbgrader's submitted_notebook id."""
+    with _reading(course) as read:
+        rows = [] if read is None else read(_NOTEBOOK_SCORES, {})
+    return {notebook: (points, manual) for notebook, points, manual in rows}
 
 
 def _local(stamp: datetime | str | None, tz: tzinfo) -> datetime | None:
