@@ -374,6 +374,8 @@ def _serve_charts(link: Connection) -> None:
         from course.taskforce import charts
 
         link.send(("ok", charts.draw_charts(link.recv(), processes=os.cpu_count() or 1)))
+    except KeyboardInterrupt:
+        pass  # Ctrl-C reaches every process of the command: the parent says that it stopped
     except Exception as error:  # whatever went wrong is reported by the parent, in Japanese
         link.send(("error", f"{type(error).__name__}: {error}"))
     finally:
