@@ -3,7 +3,7 @@
 This is the one read model behind every output (HR's list, the task force's report and dashboard, certificates,
 the CLI's summary). It reads; it writes nothing.
 
-The two queries are plain SQL that SQLite and PostgreSQL both run. A SQLite gradebook (the usual one) is read with
+The queries are plain SQL that SQLite and PostgreSQL both run. A SQLite gradebook (the usual one) is read with
 Python's own sqlite3, so HR's export and the report start without importing SQLAlchemy or nbgrader (together over a
 second); another database is read through SQLAlchemy. What they return is checked against nbgrader's own
 ``Gradebook.submission_dicts`` in tests/test_taskforce_report.py.
