@@ -5,7 +5,7 @@
 Generates a fictional gradebook of that size (every member of staff submits every module with probability 0.85,
 the largest gradebook the curriculum allows), then times:
 - reading every submission with nbgrader's own ``Gradebook.submission_dicts`` (the plain-nbgrader way) and with
-  the course's single aggregate query, checking that both give the same scores (the ratio is printed);
+  the course's plain queries, checking that both give the same scores (the ratio is printed);
 - the whole ``python -m course report`` job (HTML with 4 plots + its workbook of 5 sheets), in process.
 """
 

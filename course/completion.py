@@ -184,14 +184,15 @@ def evaluate(
         for extension in period.extensions:
             if extension.fiscal_year == period.year.start:
                 granted[extension.staff_id].append(extension)
+    modules = [(module, module.assignment, module.id in available_ids) for module in curriculum.modules.values()]
     results = []
     for person in staff:
         tracks = curriculum.tracks_for(grade=person.grade, promoter=person.promoter)
         strict = {m for t in tracks if not t.carry_over for m in (*t.required, *t.electives)}
         records = {}
-        for module in curriculum.modules.values():
-            found = latest.get((person.staff_id, module.assignment))
-            record = module_record(module, found, available=module.id in available_ids)
+        for module, assignment, is_available in modules:
+            found = latest.get((person.staff_id, assignment))
+            record = module_record(module, found, available=is_available)
             if period is not None and record.status is not ModuleStatus.PLANNED:
                 history = recorded.get((person.staff_id, module.id), [])
                 record = _in_period(module, record, found, history, period, carry_over=module.id not in strict)

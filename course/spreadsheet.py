@@ -243,25 +243,41 @@ def _sheet_xml(table: Table, *, selected: bool) -> str:
 
 
 def _row_xml(number: int, values: Sequence[Cell], letters: Sequence[str], *, style: int = 0) -> str:
+    # The hot loop of a city's workbook (tens of thousands of cells): plain text and numbers take the short paths.
+    styled = f' s="{style}"' if style else ""
     cells = []
-    for letter, raw in zip(letters, values, strict=False):
-        value = escape_formula(raw)
-        ref = f"{letter}{number}"
-        if value is None or value == "":
-            continue
-        if isinstance(value, str):
-            head = f'<c r="{ref}" s="{style}" t="inlineStr">' if style else f'<c r="{ref}" t="inlineStr">'
-            cells.append(f'{head}<is><t xml:space="preserve">{_escape(value)}</t></is></c>')
-        elif isinstance(value, bool):
-            cells.append(f'<c r="{ref}" t="b"><v>{int(value)}</v></c>')
-        elif isinstance(value, datetime):
-            serial = (value.replace(tzinfo=None) - _EPOCH).total_seconds() / 86400
-            cells.append(f'<c r="{ref}" s="{_DATETIME}"><v>{serial!r}</v></c>')
-        elif isinstance(value, date):
-            cells.append(f'<c r="{ref}" s="{_DATE}"><v>{(value - _EPOCH.date()).days}</v></c>')
-        elif isinstance(value, int | float) and math.isfinite(value):
-            cells.append(f'<c r="{ref}"><v>{value!r}</v></c>')
+    for letter, value in zip(letters, values, strict=False):
+        if type(value) is str:
+            if value:
+                if value.startswith(FORMULA_PREFIXES):
+                    value = "'" + value
+                cells.append(
+                    f'<c r="{letter}{number}"{styled} t="inlineStr"><is><t xml:space="preserve">'
+                    f"{_escape(value)}</t></is></c>"
+                )
+        elif type(value) is int or (type(value) is float and math.isfinite(value)):
+            cells.append(f'<c r="{letter}{number}"><v>{value!r}</v></c>')
+        elif value is not None and type(value) is not float:
+            cells.append(_other_cell(f"{letter}{number}", escape_formula(value), styled))
     return f'<row r="{number}">{"".join(cells)}</row>'
+
+
+def _other_cell(ref: str, value: Cell, styled: str) -> str:
+    """A cell that is not plain text or a plain number: a date, a boolean, or a subclass of str or int."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return f'<c r="{ref}"{styled} t="inlineStr"><is><t xml:space="preserve">{_escape(value)}</t></is></c>'
+    if isinstance(value, bool):
+        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, datetime):
+        serial = (value.replace(tzinfo=None) - _EPOCH).total_seconds() / 86400
+        return f'<c r="{ref}" s="{_DATETIME}"><v>{serial!r}</v></c>'
+    if isinstance(value, date):
+        return f'<c r="{ref}" s="{_DATE}"><v>{(value - _EPOCH.date()).days}</v></c>'
+    if isinstance(value, int | float) and math.isfinite(value):
+        return f'<c r="{ref}"><v>{value!r}</v></c>'
+    return ""
 
 
 def _filter_range(table: Table, *, absolute: bool = False) -> str:
@@ -311,7 +327,7 @@ def csv_bytes(table: Table, *, encoding: str = "utf-8-sig") -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(table.header)
     for row in table.rows:
-        writer.writerow([_csv_text(escape_formula(v)) for v in row])
+        writer.writerow([_csv_cell(v) for v in row])
     text = buffer.getvalue()
     try:
         return text.encode(encoding)
@@ -323,6 +339,16 @@ def csv_bytes(table: Table, *, encoding: str = "utf-8-sig") -> bytes:
             "UTF-8（BOM付き、既定）で出力してください。"
         )
         raise CourseError(msg) from error
+
+
+def _csv_cell(value: Cell) -> Cell:
+    """A cell as the csv module should write it: text with formulas escaped, numbers and None as they are (the csv
+    module writes those as str() and as an empty field), dates as text."""
+    if type(value) is str:
+        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    if type(value) is int or type(value) is float or value is None:
+        return value
+    return _csv_text(escape_formula(value))
 
 
 def _csv_text(value: Cell) -> str:

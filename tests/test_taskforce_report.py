@@ -7,6 +7,7 @@ shares nothing with course.gradebook, course.completion or course.taskforce.prog
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import sqlite3
 from collections import defaultdict
@@ -20,7 +21,7 @@ from nbclient import NotebookClient
 from openpyxl import load_workbook
 
 from course import export, records
-from course.config import Course
+from course.config import Course, CourseError
 from course.curriculum import load_curriculum
 from course.gradebook import open_gradebook
 from course.records import load_submissions
@@ -232,3 +233,37 @@ def test_dashboard_notebook_runs_against_a_gradebook(cohort: Course, monkeypatch
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+
+
+def _broken_chart(v: object) -> str:
+    raise RuntimeError("描画テスト用の失敗")
+
+
+@pytest.mark.parametrize("cores", [1, 2], ids=["drawn here", "drawn in the chart process"])
+def test_a_chart_that_cannot_be_drawn_leaves_no_report(cohort: Course, tmp_path: Path, monkeypatch, cores: int):
+    """The error is in Japanese and names the cause; neither file is written, and no chart process is left over."""
+    from course.taskforce import charts
+
+    monkeypatch.setattr(report.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(charts, "CHARTS", (*charts.CHARTS[:2], _broken_chart, charts.CHARTS[3]))
+    with pytest.raises(
+        CourseError, match=r"グラフを描けませんでした（RuntimeError: 描画テスト用の失敗）。ファイルは書き込んでいません"
+    ):
+        report.write_report(course=cohort, curriculum=load_curriculum(), out_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("failing", ["completion_records", "xlsx_bytes"])
+def test_a_failure_beside_the_chart_process_leaves_no_report(cohort: Course, tmp_path: Path, monkeypatch, failing: str):
+    """Whether the chart process is still waiting for data or already drawing, the report's own error is the one
+    shown, nothing is written and the chart process ends."""
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise CourseError("テスト用の失敗")
+
+    monkeypatch.setattr(report, failing, fail)
+    with pytest.raises(CourseError, match="テスト用の失敗"):
+        report.write_report(course=cohort, curriculum=load_curriculum(), out_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert multiprocessing.active_children() == []

@@ -1,32 +1,25 @@
 """The task force's progress report (進捗報告書): one self-contained HTML file and extra sheets in the HR workbook.
 
-The numbers come from ``course.taskforce.progress``; this module only lays them out. Plots are PNG images with Japanese
-labels, embedded in the HTML as data URIs, so the file can be mailed or put on a shared drive as it is.
+The numbers come from ``course.taskforce.progress``; this module only lays them out. Plots (course.taskforce.charts)
+are PNG images with Japanese labels, embedded in the HTML as data URIs, so the file can be mailed or put on a shared
+drive as it is.
 """
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import html
-import io
 import multiprocessing
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import matplotlib_fontja  # noqa: F401  (registers IPAexGothic: Japanese labels without tofu)
-from matplotlib.dates import DateFormatter, date2num
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from types import TracebackType
 
 from course.completion import StaffCompletion, TrackStatus
-from course.config import Course
+from course.config import Course, CourseError
 from course.curriculum import Curriculum, Module
 from course.export import DEPARTMENT_HEADER, WORKBOOK_STEM
 from course.records import completion_records, year_plans
@@ -53,6 +46,22 @@ class Views:
     promoters: tuple[progress.PromoterProgress, ...]
     not_started: tuple[progress.Staff, ...]
     waiting: tuple[progress.Waiting, ...]
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """What the charts are drawn from: the report's summary views without its lists of people (a whole city's
+    records take a second to pickle; this is small enough to hand to the chart process)."""
+
+    curriculum: Curriculum
+    departments: tuple[progress.UnitRate, ...]
+    module_stats: tuple[progress.ModuleStat, ...]
+    trend: tuple[progress.WeekPoint, ...]
+    promoters: tuple[progress.PromoterProgress, ...]
+
+    @classmethod
+    def of(cls, v: Views) -> ChartData:
+        return cls(v.curriculum, v.departments, v.module_stats, v.trend, v.promoters)
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,7 @@ def views(
 # ---------------------------------------------------------------- sheets (pure)
 
 
-def _percent(value: float | None) -> float | None:
+def percent(value: float | None) -> float | None:
     return None if value is None else round(100 * value, 1)
 
 
@@ -112,8 +121,8 @@ def report_tables(v: Views) -> list[Table]:
                     s.submitted,
                     s.graded,
                     s.passed,
-                    _percent(s.pass_rate),
-                    _percent(s.mean_score),
+                    percent(s.pass_rate),
+                    percent(s.mean_score),
                 )
                 for s in v.module_stats
             ),
@@ -165,98 +174,6 @@ def report_tables(v: Views) -> list[Table]:
     ]
 
 
-# ---------------------------------------------------------------- plots
-
-
-def _png(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def heatmap(v: Views) -> str:
-    """Completion rate per 部 (rows) and track (columns), with the numbers written in the cells."""
-    if not v.departments:
-        return ""  # nobody on the roster yet: the report says so in words instead
-    departments = sorted({r.department for r in v.departments})
-    tracks = [t.name for t in v.curriculum.tracks.values() if any(r.track == t.name for r in v.departments)]
-    cells = {(r.department, r.track): r for r in v.departments}
-    figure, axis = plt.subplots(figsize=(1.9 * len(tracks) + 2.5, 0.48 * len(departments) + 1.4))
-    values = [[cells[(d, t)].rate * 100 if (d, t) in cells else float("nan") for t in tracks] for d in departments]
-    image = axis.imshow(values, cmap="Greens", vmin=0, vmax=100, aspect="auto")
-    for i, department in enumerate(departments):
-        for j, track in enumerate(tracks):
-            if (rate := cells.get((department, track))) is not None:
-                colour = "white" if rate.rate > 0.6 else "black"
-                label = f"{rate.rate * 100:.0f}%\n({rate.completed}/{rate.staff_count}人)"
-                axis.text(j, i, label, ha="center", va="center", fontsize=8.5, color=colour)
-            else:
-                axis.text(j, i, "対象者なし", ha="center", va="center", fontsize=8, color="#999999")
-    axis.set_xticks(range(len(tracks)), tracks)
-    axis.set_yticks(range(len(departments)), departments)
-    axis.xaxis.tick_top()
-    figure.colorbar(image, ax=axis, label="修了率（%）", shrink=0.8)
-    axis.set_title("部 × 研修区分の修了率", pad=28)
-    return _png(figure)
-
-
-def module_chart(v: Views) -> str:
-    stats = v.module_stats
-    figure, axis = plt.subplots(figsize=(8.5, 0.38 * len(stats) + 1.3))
-    labels = [f"{s.module.id} {s.module.title}" for s in stats]
-    y = list(range(len(stats)))
-    axis.barh(
-        [i - 0.2 for i in y], [_percent(s.pass_rate) or 0 for s in stats], height=0.38, label="合格率", color="#2e7d32"
-    )
-    axis.barh(
-        [i + 0.2 for i in y],
-        [_percent(s.mean_score) or 0 for s in stats],
-        height=0.38,
-        label="平均得点率",
-        color="#90caf9",
-    )
-    axis.set_yticks(y, labels)
-    axis.invert_yaxis()
-    axis.set_xlim(0, 100)
-    axis.set_xlabel("%（採点が済んだ提出について）")
-    axis.set_title("モジュール別の合格率と平均得点率")
-    axis.legend(loc="lower right")
-    axis.grid(axis="x", alpha=0.3)
-    return _png(figure)
-
-
-def trend_chart(v: Views) -> str:
-    figure, axis = plt.subplots(figsize=(8.5, 3.6))
-    weeks = date2num([p.week_start for p in v.trend])
-    for track in v.curriculum.tracks.values():
-        axis.plot(weeks, [p.completed[track.name] for p in v.trend], marker="o", label=track.name)
-    axis.set_title("研修区分ごとの修了者数（累計、週ごと）")
-    axis.set_xlabel("週（月曜日の日付）")
-    axis.set_ylabel("修了者数（人）")
-    axis.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8, ncols=2)
-    axis.set_xticks(weeks)
-    axis.xaxis.set_major_formatter(DateFormatter("%m/%d"))
-    figure.autofmt_xdate()
-    return _png(figure)
-
-
-def promoter_chart(v: Views) -> str:
-    steps = v.curriculum.promoter_track().steps
-    labels = ["ステップ1の途中", *(f"{i}. {s.name}" for i, s in enumerate(steps, 1))]
-    counts = [sum(p.reached == level for p in v.promoters) for level in range(len(steps) + 1)]
-    figure, axis = plt.subplots(figsize=(8.5, 2.8))
-    bars = axis.bar(labels, counts, color=["#bdbdbd", "#c8e6c9", "#81c784", "#43a047", "#1b5e20"][: len(labels)])
-    axis.bar_label(bars, labels=[f"{c}人" for c in counts])
-    axis.set_title("業務デジタル化推進員: どのステップまで進んだか")
-    axis.set_ylabel("推進員（人）")
-    axis.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.set_ylim(0, max(counts, default=0) + 1)
-    return _png(figure)
-
-
 # ---------------------------------------------------------------- HTML
 
 STYLE = """
@@ -298,29 +215,6 @@ def _keep(*parts: str) -> str:
     return f"<div class='keep'>{''.join(parts)}</div>"
 
 
-CHARTS = (heatmap, module_chart, trend_chart, promoter_chart)  # in the order the report shows them
-_DRAWING: list[Views] = []  # the views a forked chart worker draws from (inherited, never pickled)
-
-
-def _draw(index: int) -> str:
-    return CHARTS[index](_DRAWING[0])
-
-
-def draw_charts(v: Views, *, processes: int = 1) -> dict[str, str]:
-    """Every chart of the report as base64 PNG, by function name. With ``processes`` > 1 (the CLI: a whole city's
-    report on two cores), the charts are drawn in forked workers side by side; in a kernel (the dashboard) they are
-    drawn here, one after the other."""
-    names = [chart.__name__ for chart in CHARTS]
-    if processes <= 1 or not hasattr(os, "fork"):
-        return {name: chart(v) for name, chart in zip(names, CHARTS, strict=True)}
-    _DRAWING[:] = [v]
-    try:
-        with multiprocessing.get_context("fork").Pool(min(processes, len(CHARTS))) as pool:
-            return dict(zip(names, pool.map(_draw, range(len(CHARTS))), strict=True))
-    finally:
-        _DRAWING.clear()
-
-
 def _img(png: str, alt: str) -> str:
     return f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt)}">'
 
@@ -337,8 +231,11 @@ def render_html(v: Views, charts: dict[str, str] | None = None) -> str:
 
 def body_html(v: Views, charts: dict[str, str] | None = None) -> str:
     """The report's content (cards, plots, lists) as an HTML fragment; the dashboard displays it under its filters.
-    ``charts`` are the plots already drawn (draw_charts); they are drawn here when not given."""
-    charts = charts or draw_charts(v)
+    ``charts`` are the plots already drawn (a ChartWorker's); they are drawn here when not given."""
+    if charts is None:
+        from course.taskforce.charts import draw_charts  # matplotlib, imported when first needed
+
+        charts = draw_charts(ChartData.of(v))
     people = progress.current(v.completions)
     grade_done = sum(c.grade_track.status is TrackStatus.COMPLETE for c in people)
     promoters = [c for c in people if c.promoter_track is not None]
@@ -422,18 +319,104 @@ def body_html(v: Views, charts: dict[str, str] | None = None) -> str:
     return "\n".join(parts)
 
 
+class ChartWorker:
+    """Draws the report's charts in a process of its own, forked before the gradebook is read.
+
+    matplotlib takes most of a second to import: the worker imports it while this process reads the records, then
+    draws the charts on every core (charts.draw_charts) while this process renders the workbook. Without fork, or on
+    one core, the charts are drawn here when asked for.
+    """
+
+    def __init__(self) -> None:
+        self._link: Connection | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._data: ChartData | None = None  # what was sent, when the charts are drawn here
+        self._sent = self._received = False
+        if hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
+            context = multiprocessing.get_context("fork")
+            self._link, child_link = context.Pipe()
+            self._process = context.Process(target=_serve_charts, args=(child_link,), name="report-charts")
+            self._process.start()
+            child_link.close()
+
+    def __enter__(self) -> ChartWorker:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        if self._process is None or self._link is None:
+            return
+        if not self._sent:
+            self._process.terminate()  # still importing or waiting for data: nothing of it is wanted
+        elif not self._received:
+            # Drawing (with a pool of its own): let it finish, and take what it sends so that it can exit.
+            with contextlib.suppress(EOFError):
+                self._link.recv()
+        self._link.close()
+        self._process.join()
+
+    def send(self, data: ChartData) -> None:
+        """Start drawing (returns at once)."""
+        if self._link is not None:
+            self._link.send(data)
+        else:
+            self._data = data
+        self._sent = True
+
+    def charts(self) -> dict[str, str]:
+        """The charts sent for, by function name; a CourseError if they could not be drawn."""
+        if self._link is None:
+            assert self._data is not None, "send() comes first"
+            try:
+                from course.taskforce.charts import draw_charts
+
+                return draw_charts(self._data)
+            except Exception as error:
+                raise CourseError(_not_drawn(f"{type(error).__name__}: {error}")) from error
+        try:
+            outcome, value = self._link.recv()
+        except EOFError:
+            outcome, value = "error", "描画用のプロセスが途中で終了しました"
+        self._received = True
+        if outcome != "ok":
+            raise CourseError(_not_drawn(value))
+        return value
+
+
+def _not_drawn(reason: str) -> str:
+    return (
+        f"進捗報告書のグラフを描けませんでした（{reason}）。ファイルは書き込んでいません。"
+        "もう一度実行しても同じなら、この表示を管理者に伝えてください。"
+    )
+
+
+def _serve_charts(link: Connection) -> None:
+    """The chart process: import matplotlib, wait for the data, draw every chart side by side, send them back."""
+    try:
+        from course.taskforce import charts
+
+        link.send(("ok", charts.draw_charts(link.recv(), processes=os.cpu_count() or 1)))
+    except KeyboardInterrupt:
+        pass  # Ctrl-C reaches every process of the command: the parent says that it stopped
+    except Exception as error:  # whatever went wrong is reported by the parent, in Japanese
+        link.send(("error", f"{type(error).__name__}: {error}"))
+    finally:
+        link.close()
+
+
 def write_report(*, course: Course, curriculum: Curriculum, out_dir: Path | None = None) -> ReportResult:
     """Write 進捗報告書.html and its tables as 進捗報告書_集計.xlsx. Both are rendered before either is written.
 
     HR's 修了状況一覧.xlsx is not touched: `course.export` is its only writer."""
     out_dir = out_dir or course.export_dir
     generated_at = datetime.now(course.timezone)
-    completions = completion_records(course=course, curriculum=curriculum, as_of=generated_at)
-    modules = curriculum.available(course.source_dir)
-    plan = plan_for(year_plans(course=course, curriculum=curriculum), FiscalYear.of(generated_at.date()))
-    v = views(completions, curriculum, modules, generated_at, opened=plan.opened)
-    page = render_html(v, draw_charts(v, processes=os.cpu_count() or 1)).encode("utf-8")
-    workbook = xlsx_bytes(report_tables(v))
+    with ChartWorker() as worker:
+        completions = completion_records(course=course, curriculum=curriculum, as_of=generated_at)
+        modules = curriculum.available(course.source_dir)
+        plan = plan_for(year_plans(course=course, curriculum=curriculum), FiscalYear.of(generated_at.date()))
+        v = views(completions, curriculum, modules, generated_at, opened=plan.opened)
+        worker.send(ChartData.of(v))
+        workbook = xlsx_bytes(report_tables(v))
+        page = render_html(v, worker.charts()).encode("utf-8")
     html_path = write_atomic(out_dir / REPORT_NAME, page)
     workbook_path = write_atomic(out_dir / TABLES_NAME, workbook)
     return ReportResult(html=html_path, workbook=workbook_path, staff_count=len(completions))
