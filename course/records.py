@@ -25,7 +25,7 @@ from course.models import Staff, Submission
 # The course's staff table (created in course/gradebook.py; tests/test_records.py checks the columns agree).
 STAFF_TABLE = "course_staff"
 STAFF_FIELDS = ("name", "kana", "department", "section", "position", "grade", "promoter", "current")
-_STAFF = f"SELECT staff_id, {', '.join(STAFF_FIELDS)} FROM {STAFF_TABLE} ORDER BY staff_id"
+_STAFF = f"SELECT staff_id, {', '.join(STAFF_FIELDS)} FROM {STAFF_TABLE} {{where}} ORDER BY staff_id"
 
 # nbgrader's tables. The score is nbgrader's Grade.score (the manual score if there is one, else the automatic one,
 # plus extra credit); the maximum is nbgrader's Assignment.max_score (its grade cells' and task cells' points).
@@ -39,7 +39,7 @@ FROM submitted_assignment sa
 JOIN assignment a ON sa.assignment_id = a.id
 JOIN submitted_notebook sn ON sn.assignment_id = sa.id
 JOIN grade g ON g.notebook_id = sn.id
-WHERE a.course_id = :course AND a.name IN ({names})
+WHERE a.course_id = :course AND a.name IN ({names}) {student}
 GROUP BY sa.id, sa.student_id, a.name, sa.timestamp
 """
 _MAXIMA = """
@@ -89,18 +89,22 @@ def _reading(course: Course) -> Iterator[_Reader | None]:
         engine.dispose()
 
 
-def load_staff(*, course: Course) -> list[Staff]:
-    """Everyone the course has ever known, current or not, ordered by 職員番号."""
+def load_staff(*, course: Course, staff_id: str | None = None) -> list[Staff]:
+    """Everyone the course has ever known, current or not, ordered by 職員番号 (with ``staff_id``: that person only)."""
+    where, params = ("WHERE staff_id = :staff", {"staff": staff_id}) if staff_id is not None else ("", {})
     with _reading(course) as read:
-        rows = [] if read is None else read(_STAFF, {})
+        rows = [] if read is None else read(_STAFF.format(where=where), params)
     return [
         Staff(staff_id, name, kana, department, section, position, grade, bool(promoter), bool(current))
         for staff_id, name, kana, department, section, position, grade, promoter, current in rows
     ]
 
 
-def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Submission]:
-    """The graded latest submission of every member of staff for the given assignments, in the given order.
+def load_submissions(
+    *, course: Course, assignments: Iterable[str], staff_id: str | None = None
+) -> list[Submission]:
+    """The graded latest submission of every member of staff (or of ``staff_id`` only) for the given assignments, in
+    the given order.
 
     Two aggregate queries for all assignments together; nbgrader's ``Gradebook.submission_dicts`` gives the same
     scores with several correlated subqueries per assignment and takes minutes for a whole city.
@@ -110,6 +114,9 @@ def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Subm
         return []
     order = {name: index for index, name in enumerate(names)}
     params: dict[str, object] = {"course": course.course_id, **{f"a{i}": name for i, name in enumerate(names)}}
+    student = ""
+    if staff_id is not None:
+        student, params["student"] = "AND sa.student_id = :student", staff_id
     placeholders = ", ".join(f":a{i}" for i in range(len(names)))
     maxima: dict[str, float] = {}
     with _reading(course) as read:
@@ -118,7 +125,7 @@ def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Subm
         for cells in ("grade_cells", "task_cells"):
             for name, points in read(_MAXIMA.format(cells=cells, names=placeholders), params):
                 maxima[name] = maxima.get(name, 0.0) + float(points or 0.0)
-        rows = read(_SCORES.format(names=placeholders), params)
+        rows = read(_SCORES.format(names=placeholders, student=student), params)
     tz = course.timezone
     rows.sort(key=lambda row: (order[row[1]], row[0]))
     return [
@@ -144,10 +151,21 @@ def _local(stamp: datetime | str | None, tz: Any) -> datetime | None:
 
 def completion_records(*, course: Course, curriculum: Curriculum) -> list[StaffCompletion]:
     """Every member of staff in the gradebook, with their module and track records for the published modules."""
+    return _evaluated(course=course, curriculum=curriculum, staff_id=None)
+
+
+def completion_record(*, course: Course, curriculum: Curriculum, staff_id: str) -> StaffCompletion | None:
+    """One member of staff's records, as ``completion_records`` gives them, read for that person alone (the staff's
+    own service asks this on every page); None if the course does not know them."""
+    found = _evaluated(course=course, curriculum=curriculum, staff_id=staff_id)
+    return found[0] if found else None
+
+
+def _evaluated(*, course: Course, curriculum: Curriculum, staff_id: str | None) -> list[StaffCompletion]:
     modules = curriculum.available(course.source_dir)
     return evaluate(
         curriculum=curriculum,
-        staff=load_staff(course=course),
-        submissions=load_submissions(course=course, assignments=[m.assignment for m in modules]),
+        staff=load_staff(course=course, staff_id=staff_id),
+        submissions=load_submissions(course=course, assignments=[m.assignment for m in modules], staff_id=staff_id),
         available=[m.id for m in modules],
     )
