@@ -20,6 +20,7 @@ with the same interface in the tests (tests/test_staff_portal.py).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -179,7 +180,7 @@ class RecordsPage(_StaffPage):
             self.render("message.html", title="わたしの受講記録", message=NOT_ON_ROSTER.format(who=who))
             return
         record = self.portal.record_json(completion, curriculum)
-        self.render("records.html", title="わたしの受講記録", **record, as_of=_when(record["as_of"]))
+        self.render("records.html", title="わたしの受講記録", **{**record, "as_of": _when(record["as_of"])})
 
 
 class MeApi(_StaffPage):
@@ -190,12 +191,12 @@ class MeApi(_StaffPage):
         completion = self.portal.record(who, curriculum)
         if completion is None:
             self.set_status(404)
-            self.finish({"message": NOT_ON_ROSTER.format(who=who)})
+            _finish_json(self, {"message": NOT_ON_ROSTER.format(who=who)})
             return
-        self.finish(self.portal.record_json(completion, curriculum))
+        _finish_json(self, self.portal.record_json(completion, curriculum))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        self.finish({"message": "受講記録を読み出せませんでした。時間をおいてもう一度試してください。"})
+        _finish_json(self, {"message": "受講記録を読み出せませんでした。時間をおいてもう一度試してください。"})
 
 
 class CertificateDownload(_StaffPage):
@@ -234,10 +235,10 @@ class VerifyPage(_Page):
 
 class VerifyApi(_Page):
     def get(self) -> None:
-        self.finish(self.portal.verification(self.get_argument("code", ""), self.portal.curriculum()))
+        _finish_json(self, self.portal.verification(self.get_argument("code", ""), self.portal.curriculum()))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        self.finish({"valid": False})
+        _finish_json(self, {"valid": False})
 
 
 class NotFound(_Page):
@@ -268,6 +269,12 @@ def make_app(*, portal: Portal, hub_auth: HubAuth) -> web.Application:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+def _finish_json(handler: web.RequestHandler, data: dict[str, Any]) -> None:
+    """JSON in UTF-8 as written (Japanese stays readable), not tornado's \\u escapes."""
+    handler.set_header("Content-Type", "application/json; charset=UTF-8")
+    handler.finish(json.dumps(data, ensure_ascii=False))
+
+
 def _when(value: str | None, *, time: bool = True) -> str:
     """An ISO time of the record as a person reads it: 令和8年12月7日 20:15 (or the date alone); "—" for none."""
     if not value:
