@@ -297,7 +297,8 @@ def verify(*, course: Course, curriculum: Curriculum, code: str) -> Verification
     canonical = make_code(secret, staff_id=staff_id, track_key=track_key, completed_on=day)
     if record is None or record.code != canonical or person is None:
         return Verification(
-            True, f"署名は正しいですが、この成績簿に発行記録がありません: 職員番号 {staff_id}、{track}、修了日 {wareki(day)}"
+            True,
+            f"署名は正しいですが、この成績簿に発行記録がありません: 職員番号 {staff_id}、{track}、修了日 {wareki(day)}",
         )
     issued = _certificate(person, track_key, curriculum, record, course)
     return Verification(
@@ -348,7 +349,9 @@ def render_pdf(certificate: Certificate, *, settings: CertificateSettings, cours
         text((seal[0] + seal[2]) / 2, seal[1] + 0.01, "公印", ha="center", fontsize=7, color="#b0b0b0")
         qr = segno.make(link, error="m")
         axes = figure.add_axes(QR_BOX)
-        axes.imshow([list(row) for row in qr.matrix_iter(border=4)], cmap="gray_r", interpolation="none", vmin=0, vmax=1)
+        axes.imshow(
+            [list(row) for row in qr.matrix_iter(border=4)], cmap="gray_r", interpolation="none", vmin=0, vmax=1
+        )
         axes.set_axis_off()
         text(0.185, 0.155, "この修了証が本物かどうかは、次のページで確かめられます（QR コードでも開けます）:",
              fontsize=9)  # fmt: skip

@@ -100,9 +100,7 @@ def load_staff(*, course: Course, staff_id: str | None = None) -> list[Staff]:
     ]
 
 
-def load_submissions(
-    *, course: Course, assignments: Iterable[str], staff_id: str | None = None
-) -> list[Submission]:
+def load_submissions(*, course: Course, assignments: Iterable[str], staff_id: str | None = None) -> list[Submission]:
     """The graded latest submission of every member of staff (or of ``staff_id`` only) for the given assignments, in
     the given order.
 

@@ -26,7 +26,6 @@ import os
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -146,7 +145,9 @@ class _Page(web.RequestHandler):
             return Curriculum.title
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        title = {403: "このページは表示できません", 404: "ページが見つかりません"}.get(status_code, "エラーが起きました")
+        title = {403: "このページは表示できません", 404: "ページが見つかりません"}.get(
+            status_code, "エラーが起きました"
+        )
         message = (
             "お手数ですが、時間をおいてもう一度開いてください。続くときは情報政策課にお知らせください。"
             if status_code >= 500
@@ -230,7 +231,9 @@ class VerifyPage(_Page):
                 result["completed_on_text"] = wareki(date.fromisoformat(result["completed_on"]))
         # A valid code is not shown again: the page shows the result and nothing else of the person.
         shown = "" if result is not None and result["valid"] else typed
-        self.render("verify.html", title="修了証の確認", action=f"{self.portal.prefix}verify", typed=shown, result=result)
+        self.render(
+            "verify.html", title="修了証の確認", action=f"{self.portal.prefix}verify", typed=shown, result=result
+        )
 
 
 class VerifyApi(_Page):
@@ -239,6 +242,13 @@ class VerifyApi(_Page):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         _finish_json(self, {"valid": False})
+
+
+class OAuthCallback(HubOAuthCallbackHandler):
+    """Where the hub sends a browser back after login: JupyterHub's own handler, with the application's hub_auth."""
+
+    def initialize(self, hub_auth: HubAuth) -> None:
+        self.hub_auth = hub_auth
 
 
 class NotFound(_Page):
@@ -257,11 +267,10 @@ def make_app(*, portal: Portal, hub_auth: HubAuth) -> web.Application:
             (rf"{prefix}certificates/([a-z][a-z0-9_]*)\.pdf", CertificateDownload, args),
             (f"{prefix}verify", VerifyPage, args),
             (f"{prefix}api/verify", VerifyApi, args),
-            (f"{prefix}oauth_callback", HubOAuthCallbackHandler, {}),
+            (f"{prefix}oauth_callback", OAuthCallback, {"hub_auth": hub_auth}),
         ],
         template_path=str(TEMPLATES),
-        hub_auth=hub_auth,  # HubOAuthCallbackHandler finds it here
-        cookie_secret=os.urandom(32),
+        cookie_secret=os.urandom(32),  # signs the login cookie; after a restart the hub's OAuth simply logs in again
         default_handler_class=NotFound,
         default_handler_args=args,
         xsrf_cookies=False,  # nothing here changes state on a request a page could forge (GET only)

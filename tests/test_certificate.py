@@ -174,7 +174,10 @@ def test_a_gradebook_from_before_numbers_gets_them_in_the_order_of_issue(cohort:
         (('"第{number}号"', '"第号"'), "number_format"),
         (('"デジタル人材育成研修（{track}）"', '"デジタル人材育成研修"'), "course_name"),
         (("https://kenshu.example.lg.jp/services/kenshu/verify", "kenshu.example.lg.jp/verify"), "[verification] url"),
-        (("https://kenshu.example.lg.jp/services/kenshu/verify", "https://x.example/verify?code="), "[verification] url"),
+        (
+            ("https://kenshu.example.lg.jp/services/kenshu/verify", "https://x.example/verify?code="),
+            "[verification] url",
+        ),
     ],
 )
 def test_a_mistake_in_the_certificate_settings_is_named_and_nothing_is_issued(cohort: Course, replace, message):

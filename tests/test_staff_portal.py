@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from course.records import completion_records
 from course.staff_portal import Portal, make_app
 from course.wareki import wareki
 from tests import synthetic
+from tests.conftest import REPO
 
 PREFIX = "/services/kenshu/"
 ACCESS = "access:services!service=kenshu"
@@ -97,7 +99,8 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> tuple[Course, list[Staff
     """A synthetic gradebook (real nbgrader tables) of 40 fictional staff, some of whom completed their tracks."""
     course = synthetic.course_folder(tmp_path_factory.mktemp("portal") / "course")
     curriculum = load_curriculum(course.root / "settings" / "curriculum.toml")
-    synthetic.make_cohort(course=course, curriculum=curriculum, staff_count=40, today=date(2026, 11, 27), seed=3, share=0.95
+    synthetic.make_cohort(
+        course=course, curriculum=curriculum, staff_count=40, today=date(2026, 11, 27), seed=3, share=0.95
     )
     return course, completion_records(course=course, curriculum=curriculum)
 
@@ -165,7 +168,10 @@ def test_api_me_gives_the_persons_own_records_as_completion_records_has_them(ser
         definition = curriculum.tracks[record.track_key]
         assert (track["name"], track["status"]) == (definition.name, record.status.value)
         assert (track["required_passed"], track["required_total"]) == (record.required_passed, record.required_total)
-        assert (track["electives_passed"], track["electives_needed"]) == (record.electives_passed, record.electives_needed)
+        assert (track["electives_passed"], track["electives_needed"]) == (
+            record.electives_passed,
+            record.electives_needed,
+        )
         assert track["completed_at"] == _when(record.completed_at)
         complete = record.status is TrackStatus.COMPLETE
         assert track["certificate_url"] == (f"{PREFIX}certificates/{record.track_key}.pdf" if complete else None)
@@ -319,3 +325,82 @@ def test_the_verification_form_needs_no_login(service):
 def _visible(html: str) -> str:
     body = re.sub(r"<style.*?</style>", "", html, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+# --- in Chromium, with axe-core --------------------------------------------------------------------------------------
+@pytest.mark.hub
+def test_pages_in_chromium_read_in_japanese_pass_axe_and_the_form_works_by_keyboard(service, people, cohort):
+    """The records page (a finished and an unfinished person) and the verification page as Chromium shows them:
+    Japanese text, no serious or critical axe-core violation (WCAG 2.1 A/AA), and Tab → type → Enter gives 有効."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.feedback_support import AXE, AXE_RUN, WCAG_TAGS
+    from tests.hub_support import CHROMIUM, CHROMIUM_ARGS
+
+    assert Path(CHROMIUM).exists(), "chromium がありません: make chromium（root）で apt-get install chromium を行います"
+    assert AXE.is_file(), "axe-core がありません: make proxy で deploy/ に npm ci を行います"
+    shots = REPO / "runtime" / "test-artifacts" / "staff_portal"
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
+    code, row = _issued_code(service, people, cohort)
+    done, busy = people["done"].staff, people["busy"].staff
+    violations: dict[str, list[dict[str, Any]]] = {}
+
+    def check(page: Any, name: str) -> str:
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        page.add_script_tag(path=str(AXE))
+        violations[name] = page.evaluate(AXE_RUN, WCAG_TAGS)
+        assert page.evaluate("() => document.documentElement.lang") == "ja"
+        return str(page.inner_text("body"))
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            for who, width in (("done", 1200), ("busy", 1200), ("busy", 360)):
+                # bypass_csp: the pages allow no script, axe-core included; the test injects it anyway
+                context = browser.new_context(locale="ja-JP", viewport={"width": width, "height": 900}, bypass_csp=True)
+                context.add_cookies([{"name": "stand-in-token", "value": f"token-{who}", "url": service}])
+                page = context.new_page()
+                page.goto(f"{service}{PREFIX}")
+                expect(page.locator("h1")).to_have_text("わたしの受講記録")
+                text = check(page, f"records-{who}-{width}")
+                person = people[who]
+                assert f"{person.staff.name}さん" in text
+                for track in person.tracks:
+                    assert f"{load_curriculum().tracks[track.track_key].name}の研修：{track.status.value}" in text
+                if who == "done":
+                    link = page.get_by_role("link", name="修了証（PDF）を受け取る")
+                    expect(link).to_have_count(1)
+                    assert busy.name not in text
+                else:
+                    assert "修了までに残っている必修モジュール" in text and "修了証（PDF）" not in text
+                    assert done.name not in text
+                context.close()
+
+            page = browser.new_page(locale="ja-JP", viewport={"width": 1200, "height": 900}, bypass_csp=True)
+            page.goto(f"{service}{PREFIX}verify")
+            text = check(page, "verify-form")
+            assert "修了証の確認" in text and "検証コード" in text
+            page.keyboard.press("Tab")  # the first stop on the page is the code field
+            assert page.evaluate("() => document.activeElement.id") == "code"
+            page.keyboard.type(code)
+            page.keyboard.press("Enter")
+            expect(page.locator("#result-heading")).to_have_text("確認の結果：有効")
+            text = check(page, "verify-valid")
+            course_name = f"デジタル人材育成研修（{load_curriculum().tracks[row.track_key].name}）"
+            assert done.name in text and course_name in text and wareki(row.completed_on) in text
+            for private in (done.staff_id, done.department, done.section, code):
+                assert private not in page.content(), private
+            page.keyboard.press("Tab")
+            page.keyboard.type("abc-ippan-20261127-AAAAAAAAAAAAAAAA")
+            page.keyboard.press("Enter")
+            expect(page.locator("#result-heading")).to_have_text("確認の結果：無効")
+            check(page, "verify-invalid")
+        finally:
+            browser.close()
+    print(f"\nスクリーンショット: {shots}")
+    for name, found in violations.items():
+        serious = [v for v in found if v["impact"] in ("serious", "critical")]
+        assert not serious, (name, serious)
+        if found:
+            print(name, "axe-core（軽微）:", found)
