@@ -163,19 +163,21 @@ class _StaffPage(HubOAuthenticated, _Page):
         super().set_default_headers()
         self.set_header("Cache-Control", "no-store")
 
-    def staff_name(self) -> str:
+    def own_record(self) -> tuple[str, Curriculum, StaffCompletion | None]:
+        """Who is asking (the hub user, never a parameter), the curriculum, and their records (None: not on the
+        roster)."""
         user = self.current_user
         if not user or user.get("kind", "user") != "user":  # a service's token is nobody's record
             raise web.HTTPError(403)
-        return str(user["name"])
+        who = str(user["name"])
+        curriculum = self.portal.curriculum()
+        return who, curriculum, self.portal.record(who, curriculum)
 
 
 class RecordsPage(_StaffPage):
     @web.authenticated
     def get(self) -> None:
-        curriculum = self.portal.curriculum()
-        who = self.staff_name()
-        completion = self.portal.record(who, curriculum)
+        who, curriculum, completion = self.own_record()
         if completion is None:
             self.set_status(404)
             self.render("message.html", title="わたしの受講記録", message=NOT_ON_ROSTER.format(who=who))
@@ -187,9 +189,7 @@ class RecordsPage(_StaffPage):
 class MeApi(_StaffPage):
     @web.authenticated
     def get(self) -> None:
-        curriculum = self.portal.curriculum()
-        who = self.staff_name()
-        completion = self.portal.record(who, curriculum)
+        who, curriculum, completion = self.own_record()
         if completion is None:
             self.set_status(404)
             _finish_json(self, {"message": NOT_ON_ROSTER.format(who=who)})
@@ -203,9 +203,7 @@ class MeApi(_StaffPage):
 class CertificateDownload(_StaffPage):
     @web.authenticated
     async def get(self, track_key: str) -> None:
-        curriculum = self.portal.curriculum()
-        who = self.staff_name()
-        completion = self.portal.record(who, curriculum)
+        _, curriculum, completion = self.own_record()
         pdf = None
         if completion is not None:  # rendering takes a moment: keep the service answering others meanwhile
             pdf = await asyncio.to_thread(self.portal.own_certificate, completion, track_key, curriculum)
