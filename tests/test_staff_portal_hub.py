@@ -116,6 +116,8 @@ def test_staff_reach_only_their_own_records_and_anyone_can_verify(tmp_path: Path
                 mine = get(f"{SERVICE}api/me", token_a)
                 assert mine.status_code == 200, mine.text[:500]
                 assert mine.json()["staff"]["staff_id"] == a.staff.staff_id
+                b00 = next(m for t in mine.json()["tracks"] for m in t["modules"] if m["id"] == "B00")
+                assert b00["minutes"] == curriculum.modules["B00"].stated_minutes(course.source_dir) is not None
                 b_own = get(f"{SERVICE}certificates/{b_track}.pdf", token_b)
                 assert b_own.status_code == 200 and b_own.headers["Content-Type"] == "application/pdf"
                 document = pdfium.PdfDocument(b_own.content)
