@@ -28,6 +28,9 @@ Spawner (SANO_HUB_SPAWNER):
 * ``simple``: all servers run as the hub's own OS user under SANO_HUB_STATE/home/<user>. Trials and tests only:
   there is no isolation between users.
 
+The course's service ``kenshu`` (course/staff_portal.py, /services/kenshu/) runs beside the hub as the course folder's
+owner: each member of staff's own records and 修了証, and the verification page printed on certificates (no login).
+
 The nbgrader course id and exchange come from the course's own nbgrader_config.py (the same file the CLI and the
 formgrader read); the exchange root follows COURSE_EXCHANGE_ROOT exactly as nbgrader_config.py does.
 """
