@@ -20,6 +20,7 @@ with the same interface in the tests (tests/test_staff_portal.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -307,7 +308,9 @@ async def serve(*, course: Course, environ: dict[str, str]) -> None:
 def main() -> None:
     """Run as the hub starts it, in the course's environment (COURSE_ROOT names the course)."""
     logging.basicConfig(level=logging.INFO, format="[kenshu %(asctime)s %(levelname)s] %(message)s")
-    asyncio.run(serve(course=Course.load(), environ=dict(os.environ)))
+    with contextlib.suppress(KeyboardInterrupt):  # the hub stops its services with SIGINT
+        asyncio.run(serve(course=Course.load(), environ=dict(os.environ)))
+    log.info("停止しました。")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,13 @@ The Chromium checks (what a person sees, axe-core, the keyboard) are marked ``hu
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -36,6 +41,7 @@ from course.staff_portal import Portal, make_app
 from course.wareki import wareki
 from tests import synthetic
 from tests.conftest import REPO
+from tests.hub_support import wait_for
 
 PREFIX = "/services/kenshu/"
 ACCESS = "access:services!service=kenshu"
@@ -404,3 +410,27 @@ def test_pages_in_chromium_read_in_japanese_pass_axe_and_the_form_works_by_keybo
         assert not serious, (name, serious)
         if found:
             print(name, "axe-core（軽微）:", found)
+
+
+def test_the_service_runs_as_the_hub_starts_it_and_stops_cleanly(cohort, tmp_path: Path):
+    """``python -m course.staff_portal`` with the hub's variables listens where JUPYTERHUB_SERVICE_URL says, under
+    JUPYTERHUB_SERVICE_PREFIX, and a SIGINT (how the hub stops its services) ends it with no traceback."""
+    course, _ = cohort
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "COURSE_ROOT": str(course.root), "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+           "JUPYTERHUB_SERVICE_PREFIX": PREFIX, "JUPYTERHUB_API_TOKEN": "unused", "JUPYTERHUB_CLIENT_ID": "service-kenshu",
+           certificate.KEY_ENV: str(tmp_path / "no-key-yet")}  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "course.staff_portal"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        page = wait_for(lambda: requests.get(f"http://127.0.0.1:{port}{PREFIX}verify", timeout=5), 120, "起動")
+        assert page.status_code == 200 and "修了証の確認" in page.text
+        answer = requests.get(f"http://127.0.0.1:{port}{PREFIX}api/verify", params={"code": "abc"}, timeout=30)
+        assert answer.json() == {"valid": False}  # no key yet: nothing was ever issued
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output and "停止しました。" in output, output
