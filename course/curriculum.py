@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
@@ -11,6 +13,8 @@ from course.config import CourseError, settings_file
 
 CURRICULUM_FILE = "curriculum.toml"  # in the course folder's settings/
 GRADES = ("一般職", "係長職", "課長職以上")
+# How a module's notebook states its length in cell 0: 「所要時間の目安 | 約30分」 or 「約40〜45分」.
+STATED_MINUTES = re.compile(r"所要時間の目安\s*\|\s*約?\s*(\d+)(?:\s*[〜～~-]\s*(\d+))?\s*分")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,16 @@ class Module:
     def is_available(self, source_dir: Path) -> bool:
         """True when the module's notebook exists; otherwise it is 準備中 (planned)."""
         return self.notebook(source_dir).is_file()
+
+    def stated_minutes(self, source_dir: Path) -> int | None:
+        """The minutes the notebook's first cell states (the upper bound of 約A〜B分), None if it states none."""
+        try:
+            cells = json.loads(self.notebook(source_dir).read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError):
+            return None
+        source = cells[0]["source"] if cells else ""
+        stated = STATED_MINUTES.search(source if isinstance(source, str) else "".join(source))
+        return int(stated.group(2) or stated.group(1)) if stated else None
 
 
 @dataclass(frozen=True)
@@ -65,7 +79,6 @@ class Curriculum:
     modules: dict[str, Module]
     tracks: dict[str, Track]
     title: str = "佐野市デジタル人材育成 e-ラーニング"
-    issuer: str = "佐野市"  # printed on certificates
 
     def track_for_grade(self, grade: str) -> Track:
         return next(t for t in self.tracks.values() if t.grade == grade)
@@ -147,5 +160,4 @@ def load_curriculum(path: Path | None = None) -> Curriculum:
         modules=modules,
         tracks=tracks,
         title=str(course.get("title", Curriculum.title)),
-        issuer=str(course.get("issuer", Curriculum.issuer)),
     )

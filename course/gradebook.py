@@ -20,6 +20,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -31,7 +32,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 if TYPE_CHECKING:
     from nbgrader.api import Gradebook
@@ -113,7 +114,10 @@ extension_log_table = Table(
     Column("target", String(32), nullable=False),
     Column("detail", String(512), nullable=False),
 )
-# Certificates as issued: the completion date printed on a 修了証 is frozen here, whatever later submissions do.
+# Certificates as issued: the completion date printed on a 修了証 is frozen here, whatever later submissions do, and
+# each has its number (第N号), sequential in the order of issue. ``number`` came later: ensure_database adds it to a
+# gradebook made before and numbers the certificates already there (nullable only because SQLite cannot add a
+# NOT NULL column to a table with rows; every row has one).
 certificates_table = Table(
     "course_certificates",
     metadata,
@@ -122,7 +126,9 @@ certificates_table = Table(
     Column("completed_on", Date, nullable=False),
     Column("code", String(64), nullable=False, unique=True),
     Column("issued_at", DateTime, nullable=False),
+    Column("number", Integer, nullable=True),
 )
+certificate_numbers = Index("course_certificates_number", certificates_table.c.number, unique=True)
 
 
 def ensure_database(course: Course) -> None:
@@ -147,6 +153,7 @@ def ensure_database(course: Course) -> None:
                 connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
                 connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
             metadata.create_all(connection)
+            _number_certificates(connection)
         if engine.dialect.name == "sqlite":
             # Parallel graders write at the same time: with WAL readers never block the writer, and writers wait
             # for each other up to the URL's timeout (nbgrader_config.py).
@@ -154,6 +161,30 @@ def ensure_database(course: Course) -> None:
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
     finally:
         engine.dispose()
+
+
+def _number_certificates(connection: Connection) -> None:
+    """Give a gradebook made before certificate numbers its ``number`` column, and number the certificates in it in
+    the order they were issued. Idempotent: a gradebook with numbered certificates is left as it is."""
+    columns = {column["name"] for column in inspect(connection).get_columns(certificates_table.name)}
+    if "number" not in columns:
+        connection.execute(text(f"ALTER TABLE {certificates_table.name} ADD COLUMN number INTEGER"))
+        certificate_numbers.create(connection, checkfirst=True)
+    table = certificates_table.c
+    unnumbered = connection.execute(
+        select(table.staff_id, table.track_key)
+        .where(table.number.is_(None))
+        .order_by(table.issued_at, table.staff_id, table.track_key)
+    ).all()
+    if not unnumbered:
+        return
+    last = connection.execute(select(func.max(table.number))).scalar() or 0
+    for offset, (staff_id, track_key) in enumerate(unnumbered, start=1):
+        connection.execute(
+            update(certificates_table)
+            .where(table.staff_id == staff_id, table.track_key == track_key)
+            .values(number=last + offset)
+        )
 
 
 def share_engines() -> None:

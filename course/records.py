@@ -31,7 +31,7 @@ STAFF_YEARS_TABLE = "course_staff_years"  # each 年度's roster
 COMPLETIONS_TABLE = "course_completions"  # every completion the course has recorded
 EXTENSIONS_TABLE = "course_extensions"  # HR's extensions and exemptions
 STAFF_FIELDS = ("name", "kana", "department", "section", "position", "grade", "promoter", "current")
-_STAFF = f"SELECT staff_id, {', '.join(STAFF_FIELDS)} FROM {STAFF_TABLE} ORDER BY staff_id"
+_STAFF = f"SELECT staff_id, {', '.join(STAFF_FIELDS)} FROM {STAFF_TABLE} {{where}} ORDER BY staff_id"
 _STAFF_YEARS = (
     f"SELECT fiscal_year, staff_id, {', '.join(STAFF_FIELDS)} FROM {STAFF_YEARS_TABLE} "
     "WHERE fiscal_year <= :year ORDER BY fiscal_year, staff_id"
@@ -53,14 +53,19 @@ SELECT notebook_id,
                 ELSE 0.0 END),
        MAX(CASE WHEN needs_manual_grade THEN 1 ELSE 0 END)
 FROM grade
+{where}
 GROUP BY notebook_id
 """
+# One person's notebooks (the staff's own service reads one person per page).
+_OWN_NOTEBOOKS = """WHERE notebook_id IN (
+    SELECT sn.id FROM submitted_notebook sn JOIN submitted_assignment sa ON sn.assignment_id = sa.id
+    WHERE sa.student_id = :student)"""
 _SUBMITTED = """
 SELECT sa.id, sa.student_id, a.name, sa.timestamp, sn.id
 FROM assignment a
 JOIN submitted_assignment sa ON sa.assignment_id = a.id
 JOIN submitted_notebook sn ON sn.assignment_id = sa.id
-WHERE a.course_id = :course AND a.name IN ({names})
+WHERE a.course_id = :course AND a.name IN ({names}) {student}
 """
 _MAXIMA = """
 SELECT a.name, SUM(c.max_score)
@@ -122,10 +127,12 @@ def _reading(course: Course) -> Iterator[_Reader | None]:
         engine.dispose()
 
 
-def load_staff(*, course: Course) -> list[Staff]:
-    """Everyone the course has ever known, current or not, as the latest roster says, ordered by 職員番号."""
+def load_staff(*, course: Course, staff_id: str | None = None) -> list[Staff]:
+    """Everyone the course has ever known, current or not, as the latest roster says, ordered by 職員番号 (with
+    ``staff_id``: that person only)."""
+    where, params = ("WHERE staff_id = :staff", {"staff": staff_id}) if staff_id is not None else ("", {})
     with _reading(course) as read:
-        rows = [] if read is None else read(_STAFF, {})
+        rows = [] if read is None else read(_STAFF.format(where=where), params)
     return [_staff(*row) for row in rows]
 
 
@@ -176,8 +183,9 @@ def _day(value: date | str | None) -> date | None:
     return date.fromisoformat(value[:10])
 
 
-def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Submission]:
-    """The graded latest submission of every member of staff for the given assignments, in the given order.
+def load_submissions(*, course: Course, assignments: Iterable[str], staff_id: str | None = None) -> list[Submission]:
+    """The graded latest submission of every member of staff (or of ``staff_id`` only) for the given assignments, in
+    the given order.
 
     A few plain queries for all assignments together; nbgrader's ``Gradebook.submission_dicts`` gives the same
     scores with several correlated subqueries per assignment and takes minutes for a whole city.
@@ -188,16 +196,19 @@ def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Subm
     order = {name: index for index, name in enumerate(names)}
     params: dict[str, object] = {"course": course.course_id, **{f"a{i}": name for i, name in enumerate(names)}}
     placeholders = ", ".join(f":a{i}" for i in range(len(names)))
+    student = ""
+    if staff_id is not None:
+        student, params["student"] = "AND sa.student_id = :student", staff_id
     maxima: dict[str, float] = {}
     with ThreadPoolExecutor(max_workers=1) as pool, _reading(course) as read:
         if read is None:
             return []
         # SQLite sums the grades without holding the GIL, on a connection of its own: the rest is read meanwhile.
-        scores = pool.submit(_notebook_scores, course)
+        scores = pool.submit(_notebook_scores, course, staff_id)
         for cells in ("grade_cells", "task_cells"):
             for name, points in read(_MAXIMA.format(cells=cells, names=placeholders), params):
                 maxima[name] = maxima.get(name, 0.0) + float(points or 0.0)
-        submitted = read(_SUBMITTED.format(names=placeholders), params)
+        submitted = read(_SUBMITTED.format(names=placeholders, student=student), params)
         notebooks = scores.result()
     # One row per submitted notebook: an assignment's score is the sum over its graded notebooks.
     graded: dict[str, list[Any]] = {}
@@ -225,10 +236,12 @@ def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Subm
     ]
 
 
-def _notebook_scores(course: Course) -> dict[str, tuple[float, int]]:
-    """Score and "needs manual grading" of every graded notebook, by nbgrader's submitted_notebook id."""
+def _notebook_scores(course: Course, staff_id: str | None) -> dict[str, tuple[float, int]]:
+    """Score and "needs manual grading" of every graded notebook (or of one person's), by nbgrader's
+    submitted_notebook id."""
+    where, params = (_OWN_NOTEBOOKS, {"student": staff_id}) if staff_id is not None else ("", {})
     with _reading(course) as read:
-        rows = [] if read is None else read(_NOTEBOOK_SCORES, {})
+        rows = [] if read is None else read(_NOTEBOOK_SCORES.format(where=where), params)
     return {notebook: (points, manual) for notebook, points, manual in rows}
 
 
@@ -250,17 +263,32 @@ def year_plans(*, course: Course, curriculum: Curriculum) -> dict[FiscalYear, Ye
     return read_year_plans(course.settings_file(PLAN_FILE), curriculum=curriculum)
 
 
+def completion_record(*, course: Course, curriculum: Curriculum, staff_id: str) -> StaffCompletion | None:
+    """One member of staff's records this 年度, as ``completion_records`` gives them, read for that person alone (the
+    staff's own service asks this on every page); None if this year's roster does not know them."""
+    found = completion_records(course=course, curriculum=curriculum, staff_id=staff_id)
+    return found[0] if found else None
+
+
 def completion_records(
-    *, course: Course, curriculum: Curriculum, year: FiscalYear | None = None, as_of: datetime | None = None
+    *,
+    course: Course,
+    curriculum: Curriculum,
+    year: FiscalYear | None = None,
+    as_of: datetime | None = None,
+    staff_id: str | None = None,
 ) -> list[StaffCompletion]:
     """Everyone on the roster of ``year`` (default: the 年度 of ``as_of``, default now), with their module and track
     records for the published modules as that year judges them: its plan and deadlines, what counts from earlier
-    years, HR's extensions. People who left since the year before are listed as not current (名簿外)."""
+    years, HR's extensions. People who left since the year before are listed as not current (名簿外). With
+    ``staff_id``, that person only."""
     as_of = as_of or datetime.now(course.timezone)
     year = year or FiscalYear.of(as_of.date())
     modules = curriculum.available(course.source_dir)
     rosters = load_rosters(course=course, upto=year)
-    staff, changes = year_roster(rosters, year) if rosters else (load_staff(course=course), {})
+    staff, changes = year_roster(rosters, year) if rosters else (load_staff(course=course, staff_id=staff_id), {})
+    if staff_id is not None:
+        staff = [person for person in staff if person.staff_id == staff_id]
     period = Period(
         plan=plan_for(year_plans(course=course, curriculum=curriculum), year),
         as_of=as_of.date(),
@@ -270,7 +298,7 @@ def completion_records(
     people = evaluate(
         curriculum=curriculum,
         staff=staff,
-        submissions=load_submissions(course=course, assignments=[m.assignment for m in modules]),
+        submissions=load_submissions(course=course, assignments=[m.assignment for m in modules], staff_id=staff_id),
         available=[m.id for m in modules],
         period=period,
     )

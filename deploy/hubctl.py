@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -44,6 +45,14 @@ def copy_course(target: Path, source: Path = REPO) -> Path:
         elif src.is_file():
             shutil.copy2(src, target / part)
     return target
+
+
+def point_certificates_at(course_root: Path, hub_url: str) -> None:
+    """Certificates issued in this copy of the course name this hub's verification page (settings/certificate.toml)."""
+    settings = course_root / "settings" / "certificate.toml"
+    text = settings.read_text(encoding="utf-8")
+    page = f"{hub_url}/services/kenshu/verify"
+    settings.write_text(re.sub(r'(?m)^url = "[^"]*"', f'url = "{page}"', text, count=1), encoding="utf-8")
 
 
 def course_env(
@@ -117,7 +126,7 @@ class Hub:
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port()
-        self.hub_port, self.api_port = free_port(), free_port()
+        self.hub_port, self.api_port, self.kenshu_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.state / "hub.log"
 
@@ -136,6 +145,7 @@ class Hub:
             SANO_HUB_BIND_URL=self.url,
             SANO_HUB_HUB_BIND_URL=f"http://127.0.0.1:{self.hub_port}",
             SANO_HUB_PROXY_API_URL=f"http://127.0.0.1:{self.api_port}",
+            SANO_HUB_KENSHU_URL=f"http://127.0.0.1:{self.kenshu_port}",
         )
         if PROXY.exists():
             env["SANO_HUB_PROXY"] = str(PROXY)
@@ -288,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         staff=[person.staff_id for person in staff],
         port=args.port,
     )
+    point_certificates_at(course_root, hub.url)
     stop = False
 
     def on_signal(*_: object) -> None:
@@ -308,6 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  instructor  パスワード: {hub.admin_password}",
             "",
             "職員は JupyterLab の「Nbgrader › Assignment List」から教材を取得（Fetch）・提出（Submit）します。",
+            f"職員の受講記録と修了証: {hub.url}/services/kenshu/  （ログインした本人の分だけ）",
+            f"修了証の確認ページ（ログイン不要）: {hub.url}/services/kenshu/verify",
             "講師はフォームグレーダー（Nbgrader › Formgrader）と、ターミナルで次のコマンドを使えます:",
             "  python -m course collect B00 && python -m course autograde B00 && python -m course export",
             f"この端末からは: COURSE_ROOT={course_root} COURSE_EXCHANGE_ROOT={exchange} .venv/bin/python -m course …",

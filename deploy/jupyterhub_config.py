@@ -28,6 +28,9 @@ Spawner (SANO_HUB_SPAWNER):
 * ``simple``: all servers run as the hub's own OS user under SANO_HUB_STATE/home/<user>. Trials and tests only:
   there is no isolation between users.
 
+The course's service ``kenshu`` (course/staff_portal.py, /services/kenshu/) runs beside the hub as the course folder's
+owner: each member of staff's own records and 修了証, and the verification page printed on certificates (no login).
+
 The nbgrader course id and exchange come from the course's own nbgrader_config.py (the same file the CLI and the
 formgrader read); the exchange root follows COURSE_EXCHANGE_ROOT exactly as nbgrader_config.py does.
 """
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import shutil
 import ssl
@@ -167,16 +171,55 @@ c.JupyterHub.load_groups = {
     "staff": {"users": sorted(STAFF)},
 }
 
+# --- the course's own service: each member of staff's records and 修了証, and the verification page -----------------
+# course/staff_portal.py, at /services/kenshu/ (the 研修 panel reads /services/kenshu/api/me; HR prints the address
+# /services/kenshu/verify on certificates, settings/certificate.toml). The hub starts and stops it. It runs as the OS
+# user who owns the course folder (the gradebook and the certificate key are theirs; staff cannot read them), or as
+# SANO_HUB_COURSE_USER; a hub that is not root cannot change user and runs it as itself.
+KENSHU = "kenshu"
+
+
+def _course_user() -> str | None:
+    if os.getuid() != 0:
+        return None
+    owner = _env("COURSE_USER") or pwd.getpwuid(COURSE_ROOT.stat().st_uid).pw_name
+    return None if owner == "root" else owner
+
+
+_kenshu: dict[str, Any] = {
+    "name": KENSHU,
+    "url": _env("KENSHU_URL", "http://127.0.0.1:8082"),  # where it listens; the proxy sends /services/kenshu/ there
+    "command": [str(PYTHON), "-m", "course.staff_portal"],
+    "cwd": str(COURSE_ROOT),
+    "environment": {
+        "COURSE_ROOT": str(COURSE_ROOT),
+        "COURSE_EXCHANGE_ROOT": str(EXCHANGE),
+        "PATH": f"{PYTHON.parent}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONUTF8": "1",
+        "TZ": TIMEZONE,
+        **({"SANO_CERTIFICATE_KEY": key} if (key := os.environ.get("SANO_CERTIFICATE_KEY")) else {}),
+    },
+    "oauth_no_confirm": True,  # staff are not asked to approve their own course's service
+    "display": False,  # reached from the 研修 panel; the hub's English service menu stays empty
+}
+if user := _course_user():
+    _kenshu["user"] = user
+c.JupyterHub.services = [_kenshu]
+# Every hub user may open the service (it shows each person only their own records); its verification page needs no
+# login at all.
+c.JupyterHub.load_roles = [{"name": "user", "scopes": ["self", f"access:services!service={KENSHU}"]}]
+
 # A token for scripted set-up (tests, load tests, monitoring): only when one is given.
 if token := _env("SERVICE_TOKEN"):
-    c.JupyterHub.services = [{"name": "sano-dx-driver", "api_token": token}]
-    c.JupyterHub.load_roles = [
+    c.JupyterHub.services.append({"name": "sano-dx-driver", "api_token": token})
+    c.JupyterHub.load_roles.append(
         {
             "name": "sano-dx-driver",
             "scopes": ["admin:users", "admin:servers", "access:servers", "tokens", "list:users", "read:users"],
             "services": ["sano-dx-driver"],
         }
-    ]
+    )
 
 # --- the hub's own pages, in Japanese (deploy/templates/) ------------------------------------------------------------
 # The templates extend JupyterHub's own ("templates/login.html" is JupyterHub's login.html). <html lang="en"> is not a

@@ -427,8 +427,9 @@ def system_venv() -> Path:
 
     target = REPO / "runtime" / "hub-test" / "venv-sys"
     key = hashlib.sha256((REPO / "pyproject.toml").read_bytes())
-    for file in sorted((REPO / "course").glob("*.*")):
-        key.update(file.read_bytes())
+    for file in sorted((REPO / "course").rglob("*.*")):  # the package with its templates
+        if "__pycache__" not in file.parts:
+            key.update(file.read_bytes())
     stamp = target / ".sano-stamp"
     python = target / "bin" / "python"
     if stamp.is_file() and stamp.read_text() == key.hexdigest() and python.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,20 @@ required = ["B00", "Z99"]
         load_curriculum(path)
     message = str(caught.value)
     assert "Z99" in message and "1.5" in message and "係長職" in message
+
+
+def test_stated_minutes_come_from_the_notebooks_first_cell(tmp_path: Path):
+    """「所要時間の目安 | 約30〜40分」 gives 40 (the upper bound); a notebook that states none, or none at all, gives None."""
+    b00 = load_curriculum().modules["B00"]
+    assert isinstance(b00.stated_minutes(REPO / "source"), int)
+    for first_cell, expected in (
+        ("| 所要時間の目安 | 約30〜40分 |", 40),
+        ("| 所要時間の目安 | 25分 |", 25),
+        ("# B00", None),
+    ):
+        folder = tmp_path / first_cell.replace("|", "").replace(" ", "") / "b00"
+        folder.mkdir(parents=True)
+        cells = [{"cell_type": "markdown", "metadata": {}, "source": [first_cell]}]
+        (folder / "b00.ipynb").write_text(json.dumps({"cells": cells}), encoding="utf-8")
+        assert b00.stated_minutes(folder.parent) == expected, first_cell
+    assert b00.stated_minutes(tmp_path / "nowhere") is None

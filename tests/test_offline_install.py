@@ -42,8 +42,10 @@ def test_install_from_the_wheelhouse_without_a_network(tmp_path: Path):
 
     imports = subprocess.run([str(python), "-c", "import course, course.selfcheck, nbgrader, jupyterhub, "
                               "ldapauthenticator, jupyterlab, jupyterlab_language_pack_ja_JP, course.autograde.grader, "
-                              "course.taskforce.report, course.hub_login, course.feedback; from importlib.resources import "
-                              "files; assert files('course').joinpath('templates/feedback/index.html.j2').is_file(); "
+                              "course.taskforce.report, course.hub_login, course.feedback, course.staff_portal, "
+                              "course.certificate, segno; from importlib.resources import files; "
+                              "assert files('course').joinpath('templates/feedback/index.html.j2').is_file(); "
+                              "assert files('course').joinpath('templates/portal/verify.html').is_file(); "
                               "print('ok')"], env=offline, capture_output=True,
                              text=True, timeout=300, cwd=tmp_path, check=False)  # fmt: skip
     assert imports.stdout.strip() == "ok", imports.stderr[-2000:]

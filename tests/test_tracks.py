@@ -8,7 +8,6 @@ above it. The figures are printed for every track (pytest -s), and the test fail
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import nbformat
@@ -21,7 +20,6 @@ from tests.conftest import REPO
 MAX_MODULE_MINUTES = 45
 MAX_TRACK_MINUTES = 270
 MIN_JUDGMENT_SHARE = {"一般職": 0.50, "係長職": 0.70, "課長職以上": 0.70}
-_STATED = re.compile(r"所要時間の目安\s*\|\s*約?\s*(\d+)(?:\s*[〜～~-]\s*(\d+))?\s*分")
 
 
 @dataclass(frozen=True)
@@ -34,9 +32,8 @@ class ModuleFigures:
 def figures(module: Module) -> ModuleFigures:
     """Stated minutes (upper bound) and autograded points, all and those of judgment items, of one module."""
     nb = nbformat.read(module.notebook(REPO / "source"), as_version=4)
-    stated = _STATED.search(nb.cells[0].source)
-    assert stated, f"{module.id}: cell 0 must state 所要時間の目安 as 約N分 or 約A〜B分"
-    minutes = int(stated.group(2) or stated.group(1))
+    minutes = module.stated_minutes(REPO / "source")
+    assert minutes is not None, f"{module.id}: cell 0 must state 所要時間の目安 as 約N分 or 約A〜B分"
     points = judgment = 0.0
     answer_is_judgment = False
     for cell in nb.cells:

@@ -1,0 +1,199 @@
+"""The kenshu service on a real JupyterHub with real OS users (LocalProcessSpawner, useradd accounts): the hub starts
+it as the OS user who owns the course, staff reach it through the hub's OAuth, and one member of staff cannot get
+another's records or certificate by any address or token of their own. The verification page, without login, shows
+the result and nothing else of the person.
+
+Marked ``hub``; runs as root (it creates and removes its OS users). Screenshots stay in
+runtime/test-artifacts/staff_portal_hub/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+import requests
+
+from course.completion import StaffCompletion, TrackStatus
+from course.config import Course
+from course.curriculum import load_curriculum
+from course.records import completion_records
+from tests import synthetic
+from tests.conftest import REPO
+from tests.hub_support import CHROMIUM, CHROMIUM_ARGS, HubClient, Timings, deadline, hubctl, system_venv
+from tests.test_hub_e2e import _as_user, _exists, _useradd, _userdel, keep_logs
+
+pytestmark = pytest.mark.hub
+
+INSTRUCTOR = "sdx-kenshu-inst"  # owns the course folder and the gradebook (must not exist on the machine)
+SERVICE = "/services/kenshu/"
+
+
+def _two_people(completions: list[StaffCompletion]) -> tuple[StaffCompletion, StaffCompletion]:
+    """B completed their grade's track (a certificate to steal); A did not complete that track."""
+    b = next(c for c in completions if c.grade_track.status is TrackStatus.COMPLETE)
+    a = next(
+        c
+        for c in completions
+        if c.staff.staff_id != b.staff.staff_id
+        and all(t.status is not TrackStatus.COMPLETE for t in c.tracks if t.track_key == b.grade_track.track_key)
+    )
+    return a, b
+
+
+def _service_uid(course_root: Path) -> int:
+    """The OS user the hub runs the service as (found by its command line and its COURSE_ROOT)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"course.staff_portal" in cmdline and f"COURSE_ROOT={course_root}".encode() in environ:
+            return proc.stat().st_uid
+    raise AssertionError("the kenshu service is not running")
+
+
+def test_staff_reach_only_their_own_records_and_anyone_can_verify(tmp_path: Path):
+    assert os.geteuid() == 0, "OS ユーザーを作るため root で実行してください（CI は root で make test を実行します）"
+    from playwright.sync_api import expect, sync_playwright
+
+    timings = Timings()
+    with timings.step("Debian python の venv"):
+        python = system_venv()
+    base = Path(tempfile.mkdtemp(prefix="sano-kenshu-", dir="/tmp"))
+    base.chmod(0o755)
+    shots = REPO / "runtime" / "test-artifacts" / "staff_portal_hub"
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
+    hub: hubctl.Hub | None = None
+    users: list[str] = []
+    seen: dict[str, object] = {}
+    try:
+        with deadline(900, "受講記録サービスの実ユーザーテスト"):
+            course_root = hubctl.copy_course(base / "home" / INSTRUCTOR / "course")
+            course = Course.load(course_root)
+            curriculum = load_curriculum(course_root / "settings" / "curriculum.toml")
+            synthetic.make_cohort(course=course, curriculum=curriculum, staff_count=30, today=date(2026, 11, 27),
+                                  seed=5, share=0.95)  # fmt: skip
+            a, b = _two_people(completion_records(course=course, curriculum=curriculum))
+            users = [INSTRUCTOR, a.staff.staff_id, b.staff.staff_id]
+            for name in users:
+                _useradd(name, base / "home" / name)
+            inst = pwd.getpwnam(INSTRUCTOR)
+            for path in [course_root, *course_root.rglob("*")]:
+                os.chown(path, inst.pw_uid, inst.pw_gid)
+            course_root.chmod(0o700)
+            hub = hubctl.Hub(state=base / "state", course_root=course_root, exchange=base / "exchange", python=python,
+                             mode="local", auth="dummy", instructors=[INSTRUCTOR],
+                             staff=[a.staff.staff_id, b.staff.staff_id])  # fmt: skip
+            hubctl.point_certificates_at(course_root, hub.url)
+            with timings.step("ハブの起動"):
+                hub.start()
+            client = HubClient(hub)
+            assert _service_uid(course_root) == inst.pw_uid  # the course's rights, not root's, not the staff's
+
+            def token_of(user: str) -> str:
+                response = client.session.post(f"{hub.url}/hub/api/users/{user}/tokens", json={"note": "test"},
+                                               timeout=30)  # fmt: skip
+                assert response.status_code == 201, response.text
+                return str(response.json()["token"])
+
+            def get(path: str, token: str | None, **kw: object) -> requests.Response:
+                headers = {"Authorization": f"token {token}"} if token else {}
+                return requests.get(f"{hub.url}{path}", headers=headers, allow_redirects=False, timeout=60, **kw)
+
+            token_a, token_b = token_of(a.staff.staff_id), token_of(b.staff.staff_id)
+            b_track = b.grade_track.track_key
+            with timings.step("本人の記録と修了証"):
+                mine = get(f"{SERVICE}api/me", token_a)
+                assert mine.status_code == 200, mine.text[:500]
+                assert mine.json()["staff"]["staff_id"] == a.staff.staff_id
+                b00 = next(m for t in mine.json()["tracks"] for m in t["modules"] if m["id"] == "B00")
+                assert b00["minutes"] == curriculum.modules["B00"].stated_minutes(course.source_dir) is not None
+                b_own = get(f"{SERVICE}certificates/{b_track}.pdf", token_b)
+                assert b_own.status_code == 200 and b_own.headers["Content-Type"] == "application/pdf"
+                document = pdfium.PdfDocument(b_own.content)
+                b_text = document[0].get_textpage().get_text_range()
+                document.close()
+                assert f"{b.staff.name}　殿" in b_text
+                code = next(line for line in b_text.splitlines() if line.startswith("検証コード: ")).split(": ")[1]
+            key = course_root / "secrets" / "certificate.key"
+            assert key.stat().st_uid == inst.pw_uid and (key.stat().st_mode & 0o077) == 0
+
+            with timings.step("A の鍵で B の記録を試す"):
+                b_id, b_name = b.staff.staff_id, b.staff.name
+                tries = {
+                    "query": get(f"{SERVICE}api/me", token_a, params={"staff_id": b_id, "user": b_id}),
+                    "page_query": get(SERVICE, token_a, params={"staff_id": b_id}),
+                    "path": get(f"{SERVICE}api/me/{b_id}", token_a),
+                    "users_path": get(f"{SERVICE}api/users/{b_id}", token_a),
+                    "certificate": get(f"{SERVICE}certificates/{b_track}.pdf", token_a),
+                    "certificate_query": get(f"{SERVICE}certificates/{b_track}.pdf", token_a, params={"user": b_id}),
+                    "certificate_path": get(f"{SERVICE}certificates/{b_id}/{b_track}.pdf", token_a),
+                    "hub_user": get(f"/hub/api/users/{b_id}", token_a),
+                    "hub_tokens": get(f"/hub/api/users/{b_id}/tokens", token_a),
+                    "b_server": get(f"/user/{b_id}/api/contents", token_a),
+                }
+                seen["a_tries"] = {name: r.status_code for name, r in tries.items()}
+                for name, response in tries.items():
+                    assert b_name not in response.text, name
+                    assert response.content[:4] != b"%PDF", name
+                assert tries["query"].json()["staff"]["staff_id"] == a.staff.staff_id
+                assert tries["certificate"].status_code == 404
+                assert tries["hub_user"].status_code in (403, 404) and tries["hub_tokens"].status_code in (403, 404)
+                assert tries["b_server"].status_code in (302, 403, 404)
+            probe = (
+                "import json\n"
+                "def can(path):\n"
+                "    try:\n        open(path, 'rb').read(1); return True\n    except PermissionError:\n        return False\n"
+                f"print(json.dumps({{'gradebook': can({str(course.gradebook_file)!r}), 'key': can({str(key)!r})}}))\n"
+            )
+            assert _as_user(a.staff.staff_id, python, probe) == {"gradebook": False, "key": False}
+
+            with timings.step("確認ページ（ログインなし）"):
+                answer = get(f"{SERVICE}api/verify", None, params={"code": code}).json()
+                assert set(answer) == {"valid", "name", "track", "completed_on", "number"} and answer["valid"]
+                assert answer["name"] == b_name
+                page = get(f"{SERVICE}verify", None, params={"code": code})
+                assert page.status_code == 200 and "確認の結果：有効" in page.text and b_name in page.text
+                for private in (b_id, b.staff.department, b.staff.section, b.staff.position):
+                    assert private not in page.text, private
+
+            with timings.step("Chromium: ログインして受講記録を開く"), sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                try:
+                    view = browser.new_page(locale="ja-JP", viewport={"width": 1200, "height": 900})
+                    view.goto(f"{hub.url}/hub/login?next={SERVICE}")
+                    view.fill("#username_input", a.staff.staff_id)
+                    view.fill("#password_input", "any")  # the dummy authenticator of the test hub
+                    view.click("#login_submit")
+                    view.wait_for_url(f"**{SERVICE}", timeout=60_000)
+                    expect(view.locator("h1")).to_have_text("わたしの受講記録")
+                    expect(view.locator("main")).to_contain_text(a.staff.name)
+                    view.screenshot(path=str(shots / "records_through_hub.png"), full_page=True)
+                    view.goto(f"{hub.url}{SERVICE}api/me?staff_id={b_id}")
+                    body = json.loads(view.locator("body").inner_text())
+                    assert body["staff"]["staff_id"] == a.staff.staff_id
+                    view.goto(f"{hub.url}{SERVICE}verify?code={code}")
+                    expect(view.locator("#result-heading")).to_have_text("確認の結果：有効")
+                    view.screenshot(path=str(shots / "verify_through_hub.png"), full_page=True)
+                finally:
+                    browser.close()
+    finally:
+        leftovers = hub.stop() if hub is not None else []
+        if hub is not None:
+            keep_logs(hub, shots)
+        for name in users:
+            _userdel(name)
+        shutil.rmtree(base, ignore_errors=True)
+        print(json.dumps({**timings.values, **{k: str(v) for k, v in seen.items()}}, ensure_ascii=False, indent=1))
+    assert leftovers == [], leftovers
+    assert not any(_exists(name) for name in users)
