@@ -6,8 +6,9 @@ Usage: ``jupyterhub -f deploy/jupyterhub_config.py`` with the SANO_HUB_* environ
 Who is who:
 
 * staff (職員): log in with their 職員番号 (6 digits), which is also their nbgrader student id, so the
-  gradebook, 修了状況一覧.xlsx and 修了証 join up with the roster. They get JupyterLab in Japanese with nbgrader's
-  Assignments panel only (no formgrader, no course list, no create-assignment toolbar).
+  gradebook, 修了状況一覧.xlsx and 修了証 join up with the roster. They get JupyterLab in Japanese with the course's
+  研修 panel (labextension/) instead of nbgrader's screens (no Assignment List, formgrader, course list or
+  create-assignment toolbar).
 * instructors (講師・タスクフォース): listed in SANO_HUB_INSTRUCTORS (and the JupyterHub group ``instructors``).
   Their server starts in the course folder, with the formgrader, the course's own ``python -m course`` commands
   in a terminal and ``instructor/dashboard.ipynb``.
@@ -168,8 +169,9 @@ c.JupyterHub.load_groups = {
 }
 
 # A token for scripted set-up (tests, load tests, monitoring): only when one is given.
+c.JupyterHub.services = []
 if token := _env("SERVICE_TOKEN"):
-    c.JupyterHub.services = [{"name": "sano-dx-driver", "api_token": token}]
+    c.JupyterHub.services.append({"name": "sano-dx-driver", "api_token": token})
     c.JupyterHub.load_roles = [
         {
             "name": "sano-dx-driver",
@@ -177,6 +179,11 @@ if token := _env("SERVICE_TOKEN"):
             "services": ["sano-dx-driver"],
         }
     ]
+# The course's records service `kenshu` (/services/kenshu/: the 研修 panel's records, 修了証, verification), when it
+# runs on its own at SANO_HUB_KENSHU_URL (e.g. http://127.0.0.1:8090) rather than started by the hub: the hub's proxy
+# then sends /services/kenshu/ there.
+if kenshu_url := _env("KENSHU_URL"):
+    c.JupyterHub.services.append({"name": "kenshu", "url": kenshu_url})
 
 # --- the hub's own pages, in Japanese (deploy/templates/) ------------------------------------------------------------
 # The templates extend JupyterHub's own ("templates/login.html" is JupyterHub's login.html). <html lang="en"> is not a
@@ -208,9 +215,19 @@ elif MODE == "local":
 else:
     raise ValueError(f"SANO_HUB_SPAWNER={MODE!r}: local か simple を指定してください。")
 
-# What each group sees in JupyterLab. Staff: only the Assignments panel (fetch / submit / validate).
+# What each group sees in JupyterLab. Staff: the course's own 研修 panel (labextension/), which fetches, validates and
+# submits through nbgrader's server handlers (assignment_list, validate_assignment: kept on). nbgrader's own student
+# screens are English and cannot be translated, so its Assignment List, its menu and the notebook's Validate button
+# are off for staff, as are the instructors' formgrader, course list and create-assignment toolbar.
 STAFF_OFF_SERVER = ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list"]
-STAFF_OFF_LAB = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list", "@jupyter/nbgrader:create-assignment"]
+STAFF_OFF_LAB = [
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:assignment-list",
+    "@jupyter/nbgrader:menu",
+    "@jupyter/nbgrader:validate-assignment",
+]
 
 
 def _write(path: Path, text: str) -> None:
