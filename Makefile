@@ -92,7 +92,6 @@ $(LABEXT_MODULES): $(LABEXT_DIR)/package.json $(LABEXT_DIR)/package-lock.json
 $(LABEXT): $(LABEXT_MODULES) $(STAMP) $(LABEXT_DIR)/tsconfig.json $(LABEXT_DIR)/install.json $(wildcard $(LABEXT_DIR)/src/*.ts $(LABEXT_DIR)/style/* $(LABEXT_DIR)/schema/*.json)
 	rm -rf course/labextension $(LABEXT_DIR)/lib $(LABEXT_DIR)/tsconfig.tsbuildinfo
 	cd $(LABEXT_DIR) && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npm run --silent build
-	cp $(LABEXT_DIR)/install.json course/labextension/install.json  # `jupyter labextension list`: "(python, sano-dx-course)"
 
 $(LABEXT_LINK)/package.json: $(LABEXT)
 	rm -rf $(LABEXT_LINK) && mkdir -p $(dir $(LABEXT_LINK))

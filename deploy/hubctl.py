@@ -307,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "講師（タスクフォース）:",
             f"  instructor  パスワード: {hub.admin_password}",
             "",
-            "職員は JupyterLab の「Nbgrader › Assignment List」から教材を取得（Fetch）・提出（Submit）します。",
+            "職員は JupyterLab の左の「研修」の一覧から、教材を受け取り・提出前の確認・提出します。",
             "講師はフォームグレーダー（Nbgrader › Formgrader）と、ターミナルで次のコマンドを使えます:",
             "  python -m course collect B00 && python -m course autograde B00 && python -m course export",
             f"この端末からは: COURSE_ROOT={course_root} COURSE_EXCHANGE_ROOT={exchange} .venv/bin/python -m course …",

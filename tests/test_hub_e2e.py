@@ -1,7 +1,7 @@
 """End to end on a real JupyterHub (deploy/jupyterhub_config.py), with nothing mocked.
 
 JupyterHub + configurable-http-proxy on free loopback ports, the course's real module B00 released through the real
-nbgrader exchange, a member of staff in Chromium (Japanese JupyterLab, Assignments panel, self-check widget), a second
+nbgrader exchange, a member of staff in Chromium (Japanese JupyterLab, 研修 panel, self-check widget), a second
 one through the REST API and the kernel websocket, then the instructor's own commands (collect, autograde, export).
 A second test runs with real OS users and checks what one member of staff can and cannot see of another's work.
 
@@ -89,7 +89,8 @@ def test_staff_submit_in_browser_and_api_then_instructor_grades(tmp_path: Path):
             seen_browser = browser_staff(hub, BROWSER_STAFF, hub.shared_password, ASSIGNMENT,
                                          ("練習1の答え", EXERCISE_1), shots, timings)  # fmt: skip
             assert seen_browser["menus"][:5] == ["ファイル", "編集", "表示", "実行", "カーネル"]
-            assert seen_browser["nbgrader_menu"] == ["Assignment List"]  # staff: no formgrader, no course list
+            assert "Nbgrader" not in seen_browser["menus"]  # staff: the 研修 panel instead of nbgrader's screens
+            assert f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb" in seen_browser["receipt"], seen_browser
             assert "正解です" in seen_browser["feedback"]
 
             answers = DemoAnswers.load(Course.load(course_root), load_curriculum().modules["B00"]).correct

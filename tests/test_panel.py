@@ -52,21 +52,26 @@ def english_words(text: str) -> list[str]:
 
 
 def records_document(staff: hubctl.TrialLogin, course_root: Path, released: str) -> dict[str, Any]:
-    """The contract's /api/me body for ``staff``: their grade's track, every module 準備中 except ``released``."""
+    """The contract's /api/me body for ``staff``: their grade's track with ``released`` 未提出, the next module graded
+    below the pass mark (40 %), the one after 修了 (90 %), the rest 準備中."""
     curriculum = load_curriculum(course_root / "settings" / "curriculum.toml")
     track = next(t for t in curriculum.tracks.values() if t.grade and t.grade in staff.role and not t.promoter)
+    graded, completed = track.required[1], track.required[2]
+    status = {released: "未提出", graded: "受講中", completed: "修了"}
+    score = {graded: 0.4, completed: 0.9}
+    submitted = {graded: "2026-11-20T10:00:00+09:00", completed: "2026-11-02T09:30:00+09:00"}
     modules = [
         {"id": m, "title": curriculum.modules[m].title, "assignment": m.lower(), "required": True,
-         "status": "未提出" if m == released else "準備中", "score_ratio": None, "pass_ratio": 0.6,
-         "submitted_at": None, "completed_at": None, "deadline": "2027-03-15" if m == released else None,
-         "minutes": 30}
+         "status": status.get(m, "準備中"), "score_ratio": score.get(m), "pass_ratio": 0.6,
+         "submitted_at": submitted.get(m), "completed_at": "2026-11-05T17:00:00+09:00" if m == completed else None,
+         "deadline": "2027-03-15" if m == released else None, "minutes": 30}
         for m in track.required
     ]  # fmt: skip
     return {
         "as_of": "2026-12-07T20:15:00+09:00",
         "staff": {"staff_id": staff.staff_id, "name": staff.name, "department": "総務部", "section": "人事課",
                   "position": "主事", "grade": track.grade, "promoter": False},
-        "tracks": [{"key": track.key, "name": track.name, "status": "未着手", "required_passed": 0,
+        "tracks": [{"key": track.key, "name": track.name, "status": "受講中", "required_passed": 1,
                     "required_total": len(modules), "electives_passed": 0, "electives_needed": 0,
                     "completed_at": None, "certificate_url": None, "modules": modules}],
     }  # fmt: skip
@@ -170,10 +175,12 @@ def test_staff_panel_welcome_fetch_validate_submit_by_keyboard(tmp_path: Path):
                         expect(welcome).to_contain_text("情報政策課")
                         expect(panel).to_be_visible()
                         expect(panel.locator("h2")).to_have_text("研修")
-                        expect(panel.locator(".sano-kenshu-track-name")).to_have_text("一般職（未着手）")
+                        expect(panel.locator(".sano-kenshu-track-name")).to_have_text("一般職（受講中）")
+                        expect(panel.locator(".sano-kenshu-progress")).to_have_text("必修 6 件のうち 1 件修了")
                         expect(b00.locator(".sano-kenshu-state")).to_have_text("未受取")
                         expect(b00).to_contain_text("期限 2027年3月15日")
-                        expect(panel.locator('li[data-module="B01"] .sano-kenshu-state')).to_have_text("準備中")
+                        states = panel.locator(".sano-kenshu-module .sano-kenshu-state").all_inner_texts()
+                        assert states == ["未受取", "採点済（40点）", "修了", "準備中", "準備中", "準備中"], states
                         seen["welcome"] = welcome.inner_text()
                         page.screenshot(path=str(shots / "welcome_and_panel.png"))
 
@@ -250,7 +257,8 @@ def test_staff_panel_welcome_fetch_validate_submit_by_keyboard(tmp_path: Path):
                         seen["panel_without_records"] = panel.inner_text()
                         page.screenshot(path=str(shots / "without_records.png"))
 
-                    for name in ("welcome", "failing", "passing", "confirm", "receipt", "panel", "panel_without_records"):
+                    shown = ("welcome", "failing", "passing", "confirm", "receipt", "panel", "panel_without_records")
+                    for name in shown:
                         assert english_words(seen[name]) == [], (name, english_words(seen[name]), seen[name])
                 finally:
                     page.screenshot(path=str(shots / "last.png"))

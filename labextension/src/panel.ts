@@ -122,6 +122,7 @@ export class KenshuPanel extends Widget {
       );
       const views = exchangeOnlyViews(this.entries);
       this.body.append(
+        element('h3', { class: 'sano-kenshu-track-name' }, '教材'),
         views.length
           ? this.renderModules(views)
           : element('p', { class: 'sano-kenshu-empty' }, 'いま受け取れる教材はありません。')
