@@ -92,6 +92,14 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
     raise TimeoutError(f"{what}: {timeout:.0f} 秒待っても終わりませんでした ({last!r})")
 
 
+def release_for_trial(course_root: Path, exchange: Path, python: Path, *modules: str) -> dict[str, Any]:
+    """The demo roster imported and ``modules`` released in this course copy; returns run_course's keywords."""
+    course = {"course_root": course_root, "exchange": exchange, "python": python}
+    hubctl.run_course(["roster", "import", str(course_root / "demo" / "roster.csv")], **course)
+    hubctl.run_course(["release", *modules], **course)
+    return course
+
+
 class HubClient:
     """The hub's REST API with the driver service's token."""
 

@@ -30,7 +30,17 @@ from course.config import Course
 from course.curriculum import load_curriculum
 from course.demo import DemoAnswers
 from tests.conftest import REPO
-from tests.hub_support import CHROMIUM, HubClient, Timings, api_staff, browser_staff, deadline, hubctl, system_venv
+from tests.hub_support import (
+    CHROMIUM,
+    HubClient,
+    Timings,
+    api_staff,
+    browser_staff,
+    deadline,
+    hubctl,
+    release_for_trial,
+    system_venv,
+)
 
 pytestmark = pytest.mark.hub
 
@@ -79,9 +89,7 @@ def test_staff_submit_in_browser_and_api_then_instructor_grades(tmp_path: Path):
     try:
         with deadline(900, "ハブの通しテスト"):
             with timings.step("準備: 名簿の取り込みと B00 の公開"):
-                kw = {"course_root": course_root, "exchange": exchange, "python": python}
-                hubctl.run_course(["roster", "import", str(course_root / "demo" / "roster.csv")], **kw)
-                hubctl.run_course(["release", "B00"], **kw)
+                kw = release_for_trial(course_root, exchange, python, "B00")
             with timings.step("ハブの起動"):
                 hub.start()
             client = HubClient(hub)

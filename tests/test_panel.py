@@ -25,7 +25,16 @@ from course.curriculum import load_curriculum
 from course.demo import DemoAnswers
 from tests.conftest import REPO
 from tests.feedback_support import AXE
-from tests.hub_support import CHROMIUM, CHROMIUM_ARGS, COURSE_ID, HubClient, Timings, deadline, hubctl
+from tests.hub_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    COURSE_ID,
+    HubClient,
+    Timings,
+    deadline,
+    hubctl,
+    release_for_trial,
+)
 from tests.test_hub_e2e import keep_logs
 
 pytestmark = pytest.mark.hub
@@ -122,8 +131,9 @@ def axe_violations(page: Any, selector: str) -> list[dict[str, Any]]:
 def test_staff_panel_welcome_fetch_validate_submit_by_keyboard(tmp_path: Path):
     """First login: 「はじめに」 opens by itself and the panel lists the person's track in Japanese; B00 is fetched and
     submitted with the keyboard alone, validated first with a failing then a passing result told in Japanese; no
-    English in the panel or its dialogs, no serious axe-core violation, no nbgrader Assignment List for staff; and
-    without the records service the panel still lists and explains."""
+    English in the panel or its dialogs, no serious axe-core violation, no nbgrader Assignment List for staff; the
+    returned feedback opens from the panel; without the records service the panel still lists and explains; and a
+    reload does not open 「はじめに」 again."""
     from playwright.sync_api import expect, sync_playwright
 
     assert Path(CHROMIUM).exists(), "chromium がありません（make chromium）"
@@ -146,9 +156,7 @@ def test_staff_panel_welcome_fetch_validate_submit_by_keyboard(tmp_path: Path):
             with timings.step("準備: 名簿の取り込みと B00 の公開"):
                 exchange.mkdir()
                 exchange.chmod(0o1777)
-                kw = {"course_root": course_root, "exchange": exchange, "python": python}
-                hubctl.run_course(["roster", "import", str(course_root / "demo" / "roster.csv")], **kw)
-                hubctl.run_course(["release", "B00"], **kw)
+                kw = release_for_trial(course_root, exchange, python, "B00")
             with timings.step("ハブの起動"):
                 hub.start()
             client = HubClient(hub)
@@ -189,7 +197,8 @@ def test_staff_panel_welcome_fetch_validate_submit_by_keyboard(tmp_path: Path):
                         seen["menus"] = menus
                         assert "Nbgrader" not in menus, menus
                         config = json.loads(page.locator("#jupyter-config-data").text_content() or "{}")
-                        assert "@jupyter/nbgrader:assignment-list" in config["disabledExtensions"], config
+                        for plugin in ("assignment-list", "menu", "validate-assignment"):
+                            assert f"@jupyter/nbgrader:{plugin}" in config["disabledExtensions"], config
                         assert page.locator("#released_assignments_list").count() == 0
 
                     with timings.step("a11y: axe-core"):
@@ -249,6 +258,16 @@ def test_staff_panel_welcome_fetch_validate_submit_by_keyboard(tmp_path: Path):
                     expect(b00.locator(".sano-kenshu-state")).to_have_text(f"提出済（{when}）")
                     seen["panel"] = panel.inner_text()
 
+                    with timings.step("採点・フィードバックの返却と「フィードバックを見る」"):
+                        for command in ("collect", "autograde", "feedback"):
+                            hubctl.run_course([command, "B00"], **kw)
+                        panel.get_by_role("button", name="研修の一覧を最新の状態にする").click()
+                        b00.get_by_role("button", name="B00「はじめてのJupyter」のフィードバックを見る").click()
+                        shown = page.frame_locator(".jp-MainAreaWidget:not(.lm-mod-hidden) iframe").locator("body")
+                        expect(shown).to_contain_text("次にすること")
+                        seen["feedback_page"] = shown.inner_text()[:300]
+                        page.screenshot(path=str(shots / "feedback.png"))
+
                     with timings.step("受講記録に接続できないとき"):
                         stub.stop()
                         panel.get_by_role("button", name="研修の一覧を最新の状態にする").click()
@@ -256,6 +275,11 @@ def test_staff_panel_welcome_fetch_validate_submit_by_keyboard(tmp_path: Path):
                         expect(b00.locator(".sano-kenshu-state")).to_have_text(f"提出済（{when}）")
                         seen["panel_without_records"] = panel.inner_text()
                         page.screenshot(path=str(shots / "without_records.png"))
+
+                    with timings.step("2回目に開いたときは「はじめに」が開かない"):
+                        page.reload()
+                        expect(panel.locator(".sano-kenshu-notice")).to_contain_text("受講記録")
+                        assert page.locator(WELCOME).count() == 0
 
                     shown = ("welcome", "failing", "passing", "confirm", "receipt", "panel", "panel_without_records")
                     for name in shown:

@@ -4,7 +4,7 @@
  * nbgrader's Validator runs the notebook from top to bottom and reports the check cells that failed (with the
  * traceback), check cells that were changed, or cells whose type was changed. A traceback is never shown: the
  * course's own check cells raise `AssertionError("<Japanese explanation>")`, which is shown as it is; any other
- * error is explained by its kind. Pure: the reply in, the words out.
+ * error, or an assertion without a Japanese message, is explained by its kind. Pure: the reply in, the words out.
  */
 
 export interface Problem {
@@ -37,7 +37,8 @@ const ERROR_KINDS: Record<string, string> = {
   NotImplementedError: 'まだ答えが書かれていません。',
   TypeError: '答えの形が違います（文字と数の取りちがえなど）。答えのセルの例と同じ形で書いてください。',
   ValueError: '答えの値が読み取れません。答えのセルの例と同じ形で書いてください。',
-  FileNotFoundError: '使うファイルが見つかりません。ファイルを移動したり名前を変えたりしていないか確かめてください。'
+  FileNotFoundError: '使うファイルが見つかりません。ファイルを移動したり名前を変えたりしていないか確かめてください。',
+  AssertionError: '答えがまだ確認の条件に合っていません。すぐ上の答えのセルを見直してください。'
 };
 
 /**
@@ -78,7 +79,9 @@ export function reason(rawError: string | undefined): string {
     }
     const [, kind, message] = match;
     const short = kind.split('.').pop() ?? kind;
-    if (message && HAS_JAPANESE.test(message)) {
+    // Only the course's own assertions speak to the learner; Python's messages are English even when they quote a
+    // Japanese name ("name '回答2' is not defined").
+    if (short === 'AssertionError' && message && HAS_JAPANESE.test(message)) {
       return message;
     }
     return ERROR_KINDS[short] ?? 'この確認でエラーになりました。すぐ上の答えのセルを見直してください。';
