@@ -228,6 +228,9 @@ STAFF_OFF_LAB = [
     "@jupyter/nbgrader:menu",
     "@jupyter/nbgrader:validate-assignment",
 ]
+# Instructors keep all of nbgrader's screens. The 研修 panel is for staff: an instructor's server runs in the course
+# folder, where its 受け取る would put the student version of a module.
+INSTRUCTORS_OFF_LAB = ["@sano-dx/kenshu:plugin"]
 
 
 def _write(path: Path, text: str) -> None:
@@ -278,6 +281,10 @@ def _write_group_settings() -> None:
     _write(
         instructors / "nbgrader_config.py",
         f"c = get_config()  # noqa: F821\nload_subconfig({str(COURSE_ROOT / 'nbgrader_config.py')!r})  # noqa: F821\n",
+    )
+    _write(
+        instructors / "labconfig" / "page_config.json",
+        json.dumps({"disabledExtensions": dict.fromkeys(INSTRUCTORS_OFF_LAB, True)}, indent=1),
     )
 
 

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -111,6 +112,10 @@ def test_staff_submit_in_browser_and_api_then_instructor_grades(tmp_path: Path):
             with timings.step("講師: フォームグレーダー（職員には無い）"):
                 client.spawn("instructor")
                 assert client.server("instructor").get(f"{hub.url}/user/instructor/formgrader", timeout=120).ok
+                lab = client.server("instructor").get(f"{hub.url}/user/instructor/lab", timeout=120).text
+                page_config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', lab, re.S)[1])
+                assert "@sano-dx/kenshu:plugin" in page_config["disabledExtensions"]  # the 研修 panel is for staff
+                assert "@jupyter/nbgrader:assignment-list" not in page_config["disabledExtensions"]
                 staff_formgrader = client.server(API_STAFF).get(f"{hub.url}/user/{API_STAFF}/formgrader", timeout=60)
                 assert staff_formgrader.status_code == 404
             with timings.step("講師: collect"):

@@ -94,7 +94,11 @@ export class KenshuPanel extends Widget {
       this.entries = this.course ? await this.exchange.list(this.course) : [];
       return null;
     } catch (error) {
-      return error instanceof PanelError ? error.message : String(error);
+      if (error instanceof PanelError) {
+        return error.message;
+      }
+      console.error('研修パネル', error);
+      return '教材の一覧を読み込めませんでした。少し待ってから「最新の状態にする」を押してください。';
     }
   }
 
