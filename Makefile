@@ -12,9 +12,9 @@ export MPLCONFIGDIR := $(CURDIR)/runtime/jupyter/matplotlib
 export PYTHONUTF8 := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install demo test check lint build clean dirs sandbox postgres slapd chromium office proxy hub wheelhouse
+.PHONY: install demo test check lint build clean dirs sandbox postgres slapd chromium office proxy hub wheelhouse labextension
 
-install: $(STAMP) dirs sandbox
+install: $(STAMP) labextension dirs sandbox
 
 # Debian packages, installed here when we may (root with apt-get), otherwise asked of the administrator.
 define apt_need
@@ -70,13 +70,37 @@ hub: install proxy
 # The wheels must suit the server's Python (Debian 12: /usr/bin/python3 3.11.2), so pip runs from that interpreter.
 WHEELHOUSE ?= runtime/wheelhouse
 WHEELHOUSE_PYTHON ?= $(shell command -v /usr/bin/python3 || echo $(PYTHON))
-wheelhouse: proxy
+wheelhouse: proxy $(LABEXT)
 	rm -rf $(WHEELHOUSE) $(WHEELHOUSE).venv && mkdir -p $(WHEELHOUSE)
 	$(WHEELHOUSE_PYTHON) -m venv $(WHEELHOUSE).venv
 	$(WHEELHOUSE).venv/bin/pip wheel --quiet --disable-pip-version-check --wheel-dir $(WHEELHOUSE) '.[hub]'
 	rm -rf $(WHEELHOUSE).venv build  # build/: setuptools' in-tree scratch folder for the course's own wheel
 	tar -czf $(WHEELHOUSE)/configurable-http-proxy.tar.gz -C deploy package.json package-lock.json node_modules
 	@echo "$(WHEELHOUSE) に $$(ls $(WHEELHOUSE)/*.whl | wc -l) 個の wheel を用意しました（$$(du -sh $(WHEELHOUSE) | cut -f1)）。"
+
+# --- the 研修 panel (labextension/, docs/panel.md) ---------------------------------------------------------------------
+# A JupyterLab extension in TypeScript, built with JupyterLab's own tooling (@jupyter/builder through jupyter-builder,
+# which comes with JupyterLab) from the committed lockfile, into course/labextension/ (git-ignored: generated). The
+# wheel carries that folder as shared data (pyproject.toml), so a server installing from the wheelhouse needs no npm.
+# Here the venv links to the folder, so a rebuild shows up at the next page load.
+LABEXT_DIR := labextension
+LABEXT_MODULES := $(LABEXT_DIR)/node_modules/.package-lock.json
+LABEXT := course/labextension/package.json
+LABEXT_LINK := $(VENV)/share/jupyter/labextensions/@sano-dx/kenshu
+labextension: $(LABEXT) $(LABEXT_LINK)/package.json
+
+$(LABEXT_MODULES): $(LABEXT_DIR)/package.json $(LABEXT_DIR)/package-lock.json
+	$(call apt_need,npm,npm)
+	cd $(LABEXT_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(LABEXT): $(LABEXT_MODULES) $(STAMP) $(LABEXT_DIR)/tsconfig.json $(LABEXT_DIR)/install.json $(wildcard $(LABEXT_DIR)/src/*.ts $(LABEXT_DIR)/style/* $(LABEXT_DIR)/schema/*.json)
+	rm -rf course/labextension $(LABEXT_DIR)/lib $(LABEXT_DIR)/tsconfig.tsbuildinfo
+	cd $(LABEXT_DIR) && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npm run --silent build
+
+$(LABEXT_LINK)/package.json: $(LABEXT)
+	rm -rf $(LABEXT_LINK) && mkdir -p $(dir $(LABEXT_LINK))
+	ln -s $(CURDIR)/course/labextension $(LABEXT_LINK)
 
 dirs:
 	@mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)

@@ -318,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "講師（タスクフォース）:",
             f"  instructor  パスワード: {hub.admin_password}",
             "",
-            "職員は JupyterLab の「Nbgrader › Assignment List」から教材を取得（Fetch）・提出（Submit）します。",
+            "職員は JupyterLab の左の「研修」の一覧から、教材を受け取り・提出前の確認・提出します。",
             f"職員の受講記録と修了証: {hub.url}/services/kenshu/  （ログインした本人の分だけ）",
             f"修了証の確認ページ（ログイン不要）: {hub.url}/services/kenshu/verify",
             "講師はフォームグレーダー（Nbgrader › Formgrader）と、ターミナルで次のコマンドを使えます:",

@@ -6,8 +6,9 @@ Usage: ``jupyterhub -f deploy/jupyterhub_config.py`` with the SANO_HUB_* environ
 Who is who:
 
 * staff (職員): log in with their 職員番号 (6 digits), which is also their nbgrader student id, so the
-  gradebook, 修了状況一覧.xlsx and 修了証 join up with the roster. They get JupyterLab in Japanese with nbgrader's
-  Assignments panel only (no formgrader, no course list, no create-assignment toolbar).
+  gradebook, 修了状況一覧.xlsx and 修了証 join up with the roster. They get JupyterLab in Japanese with the course's
+  研修 panel (labextension/) instead of nbgrader's screens (no Assignment List, formgrader, course list or
+  create-assignment toolbar).
 * instructors (講師・タスクフォース): listed in SANO_HUB_INSTRUCTORS (and the JupyterHub group ``instructors``).
   Their server starts in the course folder, with the formgrader, the course's own ``python -m course`` commands
   in a terminal and ``instructor/dashboard.ipynb``.
@@ -220,6 +221,10 @@ if token := _env("SERVICE_TOKEN"):
             "services": ["sano-dx-driver"],
         }
     )
+# Tests of the 研修 panel alone: a stand-in for kenshu already listens at SANO_HUB_KENSHU_URL, and the hub only routes
+# /services/kenshu/ there instead of starting the service.
+if _env("KENSHU_EXTERNAL"):
+    c.JupyterHub.services = [{"name": KENSHU, "url": _kenshu["url"]}, *c.JupyterHub.services[1:]]
 
 # --- the hub's own pages, in Japanese (deploy/templates/) ------------------------------------------------------------
 # The templates extend JupyterHub's own ("templates/login.html" is JupyterHub's login.html). <html lang="en"> is not a
@@ -251,9 +256,22 @@ elif MODE == "local":
 else:
     raise ValueError(f"SANO_HUB_SPAWNER={MODE!r}: local か simple を指定してください。")
 
-# What each group sees in JupyterLab. Staff: only the Assignments panel (fetch / submit / validate).
+# What each group sees in JupyterLab. Staff: the course's own 研修 panel (labextension/), which fetches, validates and
+# submits through nbgrader's server handlers (assignment_list, validate_assignment: kept on). nbgrader's own student
+# screens are English and cannot be translated, so its Assignment List, its menu and the notebook's Validate button
+# are off for staff, as are the instructors' formgrader, course list and create-assignment toolbar.
 STAFF_OFF_SERVER = ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list"]
-STAFF_OFF_LAB = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list", "@jupyter/nbgrader:create-assignment"]
+STAFF_OFF_LAB = [
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:assignment-list",
+    "@jupyter/nbgrader:menu",
+    "@jupyter/nbgrader:validate-assignment",
+]
+# Instructors keep all of nbgrader's screens. The 研修 panel is for staff: an instructor's server runs in the course
+# folder, where its 受け取る would put the student version of a module.
+INSTRUCTORS_OFF_LAB = ["@sano-dx/kenshu:plugin"]
 
 
 def _write(path: Path, text: str) -> None:
@@ -313,6 +331,10 @@ def _write_group_settings() -> None:
     _write(
         instructors / "nbgrader_config.py",
         f"c = get_config()  # noqa: F821\nload_subconfig({str(COURSE_ROOT / 'nbgrader_config.py')!r})  # noqa: F821\n",
+    )
+    _write(
+        instructors / "labconfig" / "page_config.json",
+        json.dumps({"disabledExtensions": dict.fromkeys(INSTRUCTORS_OFF_LAB, True)}, indent=1),
     )
 
 

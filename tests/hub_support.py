@@ -92,6 +92,14 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
     raise TimeoutError(f"{what}: {timeout:.0f} 秒待っても終わりませんでした ({last!r})")
 
 
+def release_for_trial(course_root: Path, exchange: Path, python: Path, *modules: str) -> dict[str, Any]:
+    """The demo roster imported and ``modules`` released in this course copy; returns run_course's keywords."""
+    course = {"course_root": course_root, "exchange": exchange, "python": python}
+    hubctl.run_course(["roster", "import", str(course_root / "demo" / "roster.csv")], **course)
+    hubctl.run_course(["release", *modules], **course)
+    return course
+
+
 class HubClient:
     """The hub's REST API with the driver service's token."""
 
@@ -277,7 +285,7 @@ def api_staff(
 # ---------------------------------------------------------------------------------------------------------------------
 def browser_staff(hub: hubctl.Hub, user: str, password: str, assignment: str, answer: tuple[str, str],
                   shots: Path, timings: Timings) -> dict[str, Any]:  # fmt: skip
-    """A member of staff in Chromium: log in, Japanese JupyterLab, Assignments panel, answer, run, widget, submit."""
+    """A member of staff in Chromium: log in, Japanese JupyterLab, 研修 panel, fetch, answer, run, widget, submit."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=90_000)
@@ -304,20 +312,20 @@ def browser_staff(hub: hubctl.Hub, user: str, password: str, assignment: str, an
                 expect(menus.first).to_have_text("ファイル")
                 seen["menus"] = menus.all_inner_texts()
 
-            def open_assignments() -> None:
-                page.locator('#jp-menu-panel div.lm-MenuBar-itemLabel:text-is("Nbgrader")').click()
-                items = page.locator(".lm-Menu-content li.lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel")
-                seen["nbgrader_menu"] = [t for t in items.all_inner_texts() if t.strip()]
-                page.locator('.lm-Menu-content li[data-command="nbgrader:open-assignment-list"]').click()
+            panel = page.locator("#sano-kenshu-panel")
+            module = panel.locator(f'li[data-module="{assignment.upper()}"]')
 
-            with timings.step(f"{user}: Assignments 画面で取得"):
-                open_assignments()
-                rows = page.locator("#released_assignments_list > .list_item")
-                expect(rows).to_have_count(1)
-                expect(rows.first.locator(".item_name")).to_have_text(assignment)
-                expect(rows.first.locator(".item_course")).to_have_text(COURSE_ID)
-                rows.first.locator(".item_status button").click()
-                expect(page.locator("#fetched_assignments_list > .list_item")).to_have_count(1)
+            def open_panel() -> None:
+                """The 研修 panel (labextension/) in the left side bar; it opens by itself at the first login."""
+                if not panel.is_visible():
+                    page.locator('.jp-SideBar .lm-TabBar-tab[data-id="sano-kenshu-panel"]').click()
+                expect(panel).to_be_visible()
+
+            with timings.step(f"{user}: 研修パネルで受け取る"):
+                open_panel()
+                expect(module.locator(".sano-kenshu-state")).to_have_text("未受取")
+                module.get_by_role("button", name=f"{assignment.upper()}を受け取る").click()
+                expect(module.locator(".sano-kenshu-state")).to_have_text("受講中")
                 page.screenshot(path=str(shots / f"{user}_fetched.png"))
 
             with timings.step(f"{user}: ノートブックを開く"):
@@ -356,12 +364,16 @@ def browser_staff(hub: hubctl.Hub, user: str, password: str, assignment: str, an
                 page.keyboard.press("Control+s")
                 expect(page.locator(".jp-mod-current.jp-mod-dirty")).to_have_count(0)
                 page.screenshot(path=str(shots / f"{user}_notebook.png"))
-            with timings.step(f"{user}: Assignments 画面で提出"):
-                open_assignments()
-                fetched = page.locator("#fetched_assignments_list > .list_item")
-                expect(fetched).to_have_count(1)
-                fetched.first.locator(".item_status button").filter(has_text="Submit").click()
-                expect(page.locator("#submitted_assignments_list > .list_item")).to_have_count(1)
+            with timings.step(f"{user}: 研修パネルで提出"):
+                open_panel()
+                module.get_by_role("button", name=f"{assignment.upper()}を提出する").click()
+                dialog = page.locator(".jp-Dialog")
+                expect(dialog).to_contain_text(f"提出するファイル: {assignment}/{assignment}.ipynb")
+                dialog.locator(".jp-mod-accept").click()
+                expect(dialog).to_contain_text("提出しました", timeout=120_000)
+                seen["receipt"] = dialog.inner_text()
+                dialog.get_by_role("button", name="閉じる").click()
+                expect(module.locator(".sano-kenshu-state")).to_contain_text("提出済（")
                 page.screenshot(path=str(shots / f"{user}_submitted.png"))
         except Exception:
             page.screenshot(path=str(shots / f"{user}_failure.png"))

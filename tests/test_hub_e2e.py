@@ -1,7 +1,7 @@
 """End to end on a real JupyterHub (deploy/jupyterhub_config.py), with nothing mocked.
 
 JupyterHub + configurable-http-proxy on free loopback ports, the course's real module B00 released through the real
-nbgrader exchange, a member of staff in Chromium (Japanese JupyterLab, Assignments panel, self-check widget), a second
+nbgrader exchange, a member of staff in Chromium (Japanese JupyterLab, 研修 panel, self-check widget), a second
 one through the REST API and the kernel websocket, then the instructor's own commands (collect, autograde, export).
 A second test runs with real OS users and checks what one member of staff can and cannot see of another's work.
 
@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,17 @@ from course.config import Course
 from course.curriculum import load_curriculum
 from course.demo import DemoAnswers
 from tests.conftest import REPO
-from tests.hub_support import CHROMIUM, HubClient, Timings, api_staff, browser_staff, deadline, hubctl, system_venv
+from tests.hub_support import (
+    CHROMIUM,
+    HubClient,
+    Timings,
+    api_staff,
+    browser_staff,
+    deadline,
+    hubctl,
+    release_for_trial,
+    system_venv,
+)
 
 pytestmark = pytest.mark.hub
 
@@ -79,9 +90,7 @@ def test_staff_submit_in_browser_and_api_then_instructor_grades(tmp_path: Path):
     try:
         with deadline(900, "ハブの通しテスト"):
             with timings.step("準備: 名簿の取り込みと B00 の公開"):
-                kw = {"course_root": course_root, "exchange": exchange, "python": python}
-                hubctl.run_course(["roster", "import", str(course_root / "demo" / "roster.csv")], **kw)
-                hubctl.run_course(["release", "B00"], **kw)
+                kw = release_for_trial(course_root, exchange, python, "B00")
             with timings.step("ハブの起動"):
                 hub.start()
             client = HubClient(hub)
@@ -89,7 +98,8 @@ def test_staff_submit_in_browser_and_api_then_instructor_grades(tmp_path: Path):
             seen_browser = browser_staff(hub, BROWSER_STAFF, hub.shared_password, ASSIGNMENT,
                                          ("練習1の答え", EXERCISE_1), shots, timings)  # fmt: skip
             assert seen_browser["menus"][:5] == ["ファイル", "編集", "表示", "実行", "カーネル"]
-            assert seen_browser["nbgrader_menu"] == ["Assignment List"]  # staff: no formgrader, no course list
+            assert "Nbgrader" not in seen_browser["menus"]  # staff: the 研修 panel instead of nbgrader's screens
+            assert f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb" in seen_browser["receipt"], seen_browser
             assert "正解です" in seen_browser["feedback"]
 
             answers = DemoAnswers.load(Course.load(course_root), load_curriculum().modules["B00"]).correct
@@ -102,6 +112,10 @@ def test_staff_submit_in_browser_and_api_then_instructor_grades(tmp_path: Path):
             with timings.step("講師: フォームグレーダー（職員には無い）"):
                 client.spawn("instructor")
                 assert client.server("instructor").get(f"{hub.url}/user/instructor/formgrader", timeout=120).ok
+                lab = client.server("instructor").get(f"{hub.url}/user/instructor/lab", timeout=120).text
+                page_config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', lab, re.S)[1])
+                assert "@sano-dx/kenshu:plugin" in page_config["disabledExtensions"]  # the 研修 panel is for staff
+                assert "@jupyter/nbgrader:assignment-list" not in page_config["disabledExtensions"]
                 staff_formgrader = client.server(API_STAFF).get(f"{hub.url}/user/{API_STAFF}/formgrader", timeout=60)
                 assert staff_formgrader.status_code == 404
             with timings.step("講師: collect"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -55,6 +56,9 @@ def test_install_from_the_wheelhouse_without_a_network(tmp_path: Path):
     lab = subprocess.run([str(venv / "bin" / "jupyter"), "labextension", "list"], env=offline, capture_output=True,
                          text=True, timeout=300, cwd=tmp_path, check=False)  # fmt: skip
     assert "@jupyter/nbgrader" in lab.stdout + lab.stderr, lab.stdout + lab.stderr
+    # the staff's 研修 panel, prebuilt in the course's wheel (no npm on the server)
+    listed = lab.stdout + lab.stderr
+    assert re.search(r"@sano-dx/kenshu v\S+ .*enabled.*OK.*\(python, sano-dx-course\)", listed), listed
     size = sum(w.stat().st_size for w in wheels) / 2**20
     print(f"wheelhouse: {len(wheels)} wheels, {size:.0f} MiB, built in {build_time:.0f} s; "
           f"offline install in {install_time:.0f} s")  # fmt: skip

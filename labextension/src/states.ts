@@ -1,0 +1,116 @@
+/**
+ * What the panel shows for one module: its state in Japanese and which actions it offers.
+ *
+ * Pure: nbgrader's exchange list (未受取 / 受講中 / 提出済) and the course's records (採点済 / 修了) in, a view out.
+ * A module is 採点済 or 修了 only when the records say so; nbgrader alone knows only what was fetched and submitted.
+ */
+import { ExchangeEntry, ExchangeSubmission, ModuleRecord } from './api';
+
+export type Phase = 'preparing' | 'released' | 'fetched' | 'submitted' | 'graded' | 'completed';
+
+export interface Feedback {
+  /** Feedback is in the exchange and not yet (or not in its latest version) in the person's folder. */
+  toFetch: boolean;
+  /** The feedback page to open (relative to the Jupyter root), once fetched. */
+  path: string | null;
+}
+
+export interface ModuleView {
+  id: string; // B00
+  title: string; // はじめてのJupyter ("" when the records are unavailable)
+  assignment: string; // b00
+  required: boolean | null; // null: unknown without the records
+  phase: Phase;
+  label: string; // 未受取 / 受講中 / 提出済（2026年12月7日 20:15） / 採点済（80点） / 修了 / 準備中
+  deadline: string | null; // 2027年3月15日
+  minutes: number | null;
+  passMark: number | null; // 60 (点)
+  notebooks: string[]; // b00/b00.ipynb, relative to the Jupyter root
+  feedback: Feedback | null;
+}
+
+/** "2026-12-07 20:15:03.123456 JST-9" (nbgrader) or "2026-12-07T20:15:03+09:00" (records) → "2026-12-07 20:15:03". */
+export function wallClock(timestamp: string): string {
+  return timestamp.replace('T', ' ').slice(0, 19);
+}
+
+/** "2026-12-07 20:15:03…" → "2026年12月7日 20:15" (Japan time, as stored; no seconds, no microseconds). */
+export function japaneseDateTime(timestamp: string): string {
+  const match = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})/.exec(timestamp);
+  if (!match) {
+    return timestamp;
+  }
+  const [, year, month, day, hour, minute] = match;
+  return `${year}年${Number(month)}月${Number(day)}日 ${hour}:${minute}`;
+}
+
+/** "2027-03-15" → "2027年3月15日". */
+export function japaneseDate(date: string): string {
+  const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(date);
+  return match ? `${match[1]}年${Number(match[2])}月${Number(match[3])}日` : date;
+}
+
+/** The newest submission of `assignment` in nbgrader's list, if any. */
+export function latestSubmission(entries: ExchangeEntry[], assignment: string): ExchangeSubmission | null {
+  const submitted = entries.find(e => e.assignment_id === assignment && e.status === 'submitted');
+  const submissions = [...(submitted?.submissions ?? [])].sort((a, b) =>
+    wallClock(a.timestamp).localeCompare(wallClock(b.timestamp))
+  );
+  return submissions.length ? submissions[submissions.length - 1] : null;
+}
+
+function feedbackOf(submission: ExchangeSubmission | null): Feedback | null {
+  if (!submission || !(submission.has_exchange_feedback || submission.has_local_feedback)) {
+    return null;
+  }
+  const local = submission.notebooks.find(n => n.local_feedback_path)?.local_feedback_path ?? null;
+  return {
+    toFetch: Boolean(submission.has_exchange_feedback && (!submission.has_local_feedback || submission.feedback_updated)),
+    path: local
+  };
+}
+
+/** One module's view from its record (null when the records service is unavailable) and nbgrader's list. */
+export function moduleView(record: ModuleRecord | null, assignment: string, entries: ExchangeEntry[]): ModuleView {
+  const mine = entries.filter(e => e.assignment_id === assignment);
+  const local = mine.find(e => e.status === 'released' || e.status === 'fetched');
+  const submission = latestSubmission(entries, assignment);
+  const notebooks = (local?.notebooks ?? submission?.notebooks ?? []).map(n => `${assignment}/${n.notebook_id}.ipynb`);
+  let phase: Phase = 'preparing';
+  let label = '準備中';
+  if (local?.status === 'released') {
+    [phase, label] = ['released', '未受取'];
+  }
+  if (local?.status === 'fetched') {
+    [phase, label] = ['fetched', '受講中'];
+  }
+  if (submission) {
+    [phase, label] = ['submitted', `提出済（${japaneseDateTime(wallClock(submission.timestamp))}）`];
+  }
+  const gradedSubmission = record?.submitted_at ? wallClock(record.submitted_at) : '';
+  const resubmitted = submission !== null && wallClock(submission.timestamp) > gradedSubmission;
+  if (record?.status === '修了') {
+    [phase, label] = ['completed', '修了'];
+  } else if (record && record.score_ratio !== null && record.status !== '採点待ち' && !resubmitted) {
+    [phase, label] = ['graded', `採点済（${Math.round(record.score_ratio * 100)}点）`];
+  }
+  return {
+    id: record?.id ?? assignment.toUpperCase(),
+    title: record?.title ?? '',
+    assignment,
+    required: record?.required ?? null,
+    phase,
+    label,
+    deadline: record?.deadline ? japaneseDate(record.deadline) : null,
+    minutes: record?.minutes ?? null,
+    passMark: record ? Math.round(record.pass_ratio * 100) : null,
+    notebooks,
+    feedback: feedbackOf(submission)
+  };
+}
+
+/** Every assignment nbgrader knows, for when the records service cannot be reached: by code, as released. */
+export function exchangeOnlyViews(entries: ExchangeEntry[]): ModuleView[] {
+  const assignments = [...new Set(entries.map(e => e.assignment_id))].sort();
+  return assignments.map(a => moduleView(null, a, entries));
+}
