@@ -12,7 +12,7 @@ from course.completion import ModuleStatus, StaffCompletion, TrackRecord, TrackS
 from course.config import Course
 from course.curriculum import Curriculum, Module
 from course.records import completion_records
-from course.spreadsheet import Cell, Table, csv_bytes, write_atomic, xlsx_bytes
+from course.spreadsheet import Cell, Table, csv_bytes, write_all_atomic, xlsx_bytes
 from course.wareki import wareki
 
 WORKBOOK_NAME = "修了状況一覧.xlsx"
@@ -183,7 +183,8 @@ def build_tables(
 def export(
     *, course: Course, curriculum: Curriculum, out_dir: Path | None = None, encoding: str = "utf-8-sig"
 ) -> ExportResult:
-    """Write 修了状況一覧.xlsx and the same lists as CSV. Everything is rendered before the first file is written."""
+    """Write 修了状況一覧.xlsx and the same lists as CSV. Everything is rendered before the first file is written, and
+    the old files are replaced only once every new one is on disk."""
     out_dir = out_dir or course.export_dir
     completions = completion_records(course=course, curriculum=curriculum)
     modules = curriculum.available(course.source_dir)
@@ -191,7 +192,5 @@ def export(
     files = {out_dir / WORKBOOK_NAME: xlsx_bytes(tables)}
     for table in tables[:4]:
         files[out_dir / f"{CSV_PREFIX}{table.title}.csv"] = csv_bytes(table, encoding=encoding)
-    for path, data in files.items():
-        write_atomic(path, data)
-    paths = list(files)
+    paths = write_all_atomic(files)
     return ExportResult(workbook=paths[0], csv_files=tuple(paths[1:]), staff_count=len(completions))

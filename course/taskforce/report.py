@@ -23,7 +23,7 @@ from course.config import Course, CourseError
 from course.curriculum import Curriculum, Module
 from course.export import DEPARTMENT_HEADER, WORKBOOK_NAME
 from course.records import completion_records
-from course.spreadsheet import Cell, Table, write_atomic, xlsx_bytes
+from course.spreadsheet import Cell, Table, write_all_atomic, xlsx_bytes
 from course.taskforce import progress
 
 REPORT_NAME = "進捗報告書.html"
@@ -395,6 +395,5 @@ def write_report(*, course: Course, curriculum: Curriculum, out_dir: Path | None
         worker.send(ChartData.of(v))
         workbook = xlsx_bytes(report_tables(v))
         page = render_html(v, worker.charts()).encode("utf-8")
-    html_path = write_atomic(out_dir / REPORT_NAME, page)
-    workbook_path = write_atomic(out_dir / TABLES_NAME, workbook)
+    html_path, workbook_path = write_all_atomic({out_dir / REPORT_NAME: page, out_dir / TABLES_NAME: workbook})
     return ReportResult(html=html_path, workbook=workbook_path, staff_count=len(completions))
