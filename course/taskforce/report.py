@@ -335,11 +335,12 @@ class ChartWorker:
 
     def send(self, data: ChartData) -> None:
         """Start drawing (returns at once)."""
-        if self._link is not None:
-            self._link.send(data)
-        else:
-            self._data = data
         self._sent = True
+        if self._link is None:
+            self._data = data
+            return
+        with contextlib.suppress(OSError):  # the chart process has already stopped: charts() reads why
+            self._link.send(data)
 
     def charts(self) -> dict[str, str]:
         """The charts sent for, by function name; a CourseError if they could not be drawn."""
