@@ -13,7 +13,7 @@ from course.config import Course
 from course.curriculum import Curriculum, Module
 from course.organisation import ROSTER_SETTINGS, UnitKey, load_order, unit_order
 from course.records import completion_records
-from course.spreadsheet import Cell, Table, csv_bytes, write_atomic, xlsx_bytes
+from course.spreadsheet import Cell, Table, csv_bytes, write_all_atomic, xlsx_bytes
 from course.wareki import wareki
 from course.years import FiscalYear
 
@@ -282,7 +282,8 @@ def export(
     as_of: datetime | None = None,
 ) -> ExportResult:
     """Write the year's 修了状況一覧 (.xlsx and CSV) and one 未修了者一覧 per 課, named with the year and the date
-    (``as_of``, default now). Everything is rendered before the first file is written."""
+    (``as_of``, default now). Everything is rendered before the first file is written, and the old files are replaced
+    only once every new one is on disk."""
     out_dir = out_dir or course.export_dir
     generated_at = as_of or datetime.now(course.timezone)
     year = year or FiscalYear.of(generated_at.date())
@@ -303,9 +304,7 @@ def export(
         path = section_dir / file_name(f"{table.title}_{SECTION_STEM}", year, today, ".xlsx")
         files[path] = xlsx_bytes([replace(titled, title=SECTION_STEM)])
         section_files.append(path)
-    for path, data in files.items():
-        write_atomic(path, data)
-    paths = list(files)
+    paths = write_all_atomic(files)
     return ExportResult(
         year=year,
         workbook=paths[0],

@@ -4,7 +4,8 @@ Reading: .xlsx (with openpyxl), or CSV in UTF-8, UTF-8 with BOM or CP932 (what E
 「CSV (カンマ区切り)」 write).
 Writing: .xlsx with bold, frozen, filtered headers and set widths (SpreadsheetML written directly); CSV with a BOM
 (or CP932 on request).
-Every file is written atomically: a temporary file in the same folder, then a rename.
+Every file is written atomically: a temporary file in the same folder, then a rename (several files as one, with
+write_all_atomic).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import re
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -399,3 +401,34 @@ def write_atomic(path: Path, data: bytes) -> Path:
     with atomic_open(path) as handle:
         handle.write(data)
     return path
+
+
+def write_all_atomic(files: Mapping[Path, bytes]) -> list[Path]:
+    """Write several files as one: each to a temporary file beside it, all flushed to disk together (side by side, so
+    the disk commits them at once), then all renamed into place. If any cannot be written, none is replaced."""
+    temporary: list[Path] = []
+    try:
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            temporary.append(Path(name))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        with ThreadPoolExecutor(max_workers=min(max(len(temporary), 1), 16)) as pool:  # fsync waits without the GIL
+            list(pool.map(_flush_to_disk, temporary))
+        for tmp, path in zip(temporary, files, strict=True):
+            tmp.chmod(0o644)
+            tmp.replace(path)
+    except BaseException:
+        for tmp in temporary:
+            tmp.unlink(missing_ok=True)
+        raise
+    return list(files)
+
+
+def _flush_to_disk(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -113,6 +114,29 @@ def test_roster_import_then_export_through_the_cli(course_root: Path, tmp_path: 
     out = capsys.readouterr().out
     [workbook] = (tmp_path / "rt" / "exports").glob("修了状況一覧_令和*年度_令和*現在.xlsx")
     assert str(workbook) in out and "課別の未修了者一覧 2 件" in out
+
+
+@pytest.mark.parametrize("command", ["export", "completion"])
+def test_a_short_reader_leaves_the_garbage_collector_as_it_found_it(
+    course_root: Path, tmp_path: Path, monkeypatch, command: str
+):
+    """export and completion run without the cyclic garbage collector, and switch it back on when they return."""
+    monkeypatch.setenv("COURSE_ROOT", str(course_root))
+    seen: list[bool] = []
+
+    def records(**_: object) -> list[object]:
+        seen.append(gc.isenabled())
+        return []
+
+    monkeypatch.setattr("course.records.completion_records", records)
+    monkeypatch.setattr("course.export.completion_records", records)
+    assert gc.isenabled()
+    assert (
+        main(["--runtime", str(tmp_path / "rt"), command, *(["--out", str(tmp_path)] if command == "export" else [])])
+        == 0
+    )
+    assert seen == [False]
+    assert gc.isenabled()
 
 
 def test_unknown_module_is_a_clear_error(capsys, tmp_path: Path):

@@ -10,7 +10,16 @@ from openpyxl import Workbook
 
 from course import spreadsheet
 from course.config import CourseError
-from course.spreadsheet import Table, atomic_open, csv_bytes, escape_formula, read_rows, sheet_title, write_atomic
+from course.spreadsheet import (
+    Table,
+    atomic_open,
+    csv_bytes,
+    escape_formula,
+    read_rows,
+    sheet_title,
+    write_all_atomic,
+    write_atomic,
+)
 
 ROWS = [["100001", "山田 花子", "総務部"], ["100002", "髙橋 一郎", "市民生活部"]]  # 髙: CP932, not Shift_JIS
 
@@ -204,3 +213,33 @@ def test_a_failed_first_write_leaves_nothing(tmp_path: Path):
         handle.write(b"half")
         raise RuntimeError
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_all_atomic_replaces_every_file_together(tmp_path: Path):
+    """Several files written as one: each with exactly its bytes (readable by all), in order, no temporary file left."""
+    first, second = tmp_path / "out" / "一覧.xlsx", tmp_path / "out" / "一覧.csv"
+    write_atomic(first, b"old")
+    assert write_all_atomic({first: b"new xlsx", second: b"new csv"}) == [first, second]
+    assert (first.read_bytes(), second.read_bytes()) == (b"new xlsx", b"new csv")
+    assert {p.stat().st_mode & 0o777 for p in (first, second)} == {0o644}
+    assert sorted(p.name for p in first.parent.iterdir()) == ["一覧.csv", "一覧.xlsx"]
+
+
+def test_write_all_atomic_replaces_nothing_when_one_file_cannot_be_flushed(tmp_path: Path, monkeypatch):
+    """The disk refusing one file's data (full disk) leaves every old file as it was and no temporary file."""
+    first = write_atomic(tmp_path / "a.xlsx", b"old a")
+    second = write_atomic(tmp_path / "b.csv", b"old b")
+    real_fsync = spreadsheet.os.fsync
+    flushed: list[int] = []
+
+    def full_on_the_second(fd: int) -> None:
+        flushed.append(fd)
+        if len(flushed) == 2:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(spreadsheet.os, "fsync", full_on_the_second)
+    with pytest.raises(OSError, match="No space left"):
+        write_all_atomic({first: b"new a", second: b"new b"})
+    assert (first.read_bytes(), second.read_bytes()) == (b"old a", b"old b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.xlsx", "b.csv"]

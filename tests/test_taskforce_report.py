@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import re
 import sqlite3
+import sys
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from nbclient import NotebookClient
 from openpyxl import load_workbook
 
-from course import export, records
+from course import export, records, taskforce
 from course.config import Course, CourseError
 from course.curriculum import load_curriculum
 from course.gradebook import open_gradebook
@@ -248,6 +249,20 @@ def test_a_chart_that_cannot_be_drawn_leaves_no_report(cohort: Course, tmp_path:
     monkeypatch.setattr(charts, "CHARTS", (*charts.CHARTS[:2], _broken_chart, charts.CHARTS[3]))
     with pytest.raises(
         CourseError, match=r"グラフを描けませんでした（RuntimeError: 描画テスト用の失敗）。ファイルは書き込んでいません"
+    ):
+        report.write_report(course=cohort, curriculum=load_curriculum(), out_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert multiprocessing.active_children() == []
+
+
+def test_a_chart_process_that_cannot_import_matplotlib_leaves_no_report(cohort: Course, tmp_path: Path, monkeypatch):
+    """The chart process stops before it is sent anything: the report says why, in Japanese, and writes nothing."""
+    monkeypatch.setattr(report.os, "cpu_count", lambda: 2)
+    # Importing the chart module fails in the forked process, as it would without matplotlib.
+    monkeypatch.setitem(sys.modules, "course.taskforce.charts", None)
+    monkeypatch.delattr(taskforce, "charts", raising=False)
+    with pytest.raises(
+        CourseError, match=r"グラフを描けませんでした（ModuleNotFoundError: .*ファイルは書き込んでいません"
     ):
         report.write_report(course=cohort, curriculum=load_curriculum(), out_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []

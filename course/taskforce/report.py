@@ -23,7 +23,7 @@ from course.config import Course, CourseError
 from course.curriculum import Curriculum, Module
 from course.export import DEPARTMENT_HEADER, WORKBOOK_STEM
 from course.records import completion_records, year_plans
-from course.spreadsheet import Cell, Table, write_atomic, xlsx_bytes
+from course.spreadsheet import Cell, Table, write_all_atomic, xlsx_bytes
 from course.taskforce import progress
 from course.years import FiscalYear, plan_for
 
@@ -356,11 +356,12 @@ class ChartWorker:
 
     def send(self, data: ChartData) -> None:
         """Start drawing (returns at once)."""
-        if self._link is not None:
-            self._link.send(data)
-        else:
-            self._data = data
         self._sent = True
+        if self._link is None:
+            self._data = data
+            return
+        with contextlib.suppress(OSError):  # the chart process has already stopped: charts() reads why
+            self._link.send(data)
 
     def charts(self) -> dict[str, str]:
         """The charts sent for, by function name; a CourseError if they could not be drawn."""
@@ -417,6 +418,5 @@ def write_report(*, course: Course, curriculum: Curriculum, out_dir: Path | None
         worker.send(ChartData.of(v))
         workbook = xlsx_bytes(report_tables(v))
         page = render_html(v, worker.charts()).encode("utf-8")
-    html_path = write_atomic(out_dir / REPORT_NAME, page)
-    workbook_path = write_atomic(out_dir / TABLES_NAME, workbook)
+    html_path, workbook_path = write_all_atomic({out_dir / REPORT_NAME: page, out_dir / TABLES_NAME: workbook})
     return ReportResult(html=html_path, workbook=workbook_path, staff_count=len(completions))
