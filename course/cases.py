@@ -81,7 +81,9 @@ def build_cases(
                 wanted_by=tuple(sorted({r.section for r in pointing} - set(adopted))),
                 adopted_by=tuple(sorted(adopted)),
                 spread_to=tuple(
-                    sorted({r.section for r in pointing if r.section in adopted and r.received_at > adopted[r.section].at})
+                    sorted(
+                        {r.section for r in pointing if r.section in adopted and r.received_at > adopted[r.section].at}
+                    )
                 ),
             )
         )
@@ -92,7 +94,9 @@ def load_cases(*, course: Course) -> list[Case]:
     from course.records import load_staff
 
     staff = {s.staff_id: s for s in load_staff(course=course)}
-    return build_cases(load_case_rows(course=course), load_received(course=course), load_adoptions(course=course), staff)
+    return build_cases(
+        load_case_rows(course=course), load_received(course=course), load_adoptions(course=course), staff
+    )
 
 
 def adopt_case(*, course: Course, case_id: str, section: str, by: str, at: datetime) -> Adoption:
@@ -148,11 +152,22 @@ def case_table(cases: Sequence[Case]) -> Table:
         HEADER,
         tuple(
             (
-                c.case_id, c.department, c.section, c.initiative, c.work, c.method, c.status, c.saved_estimate,
-                c.saved_measured, c.contact, "、".join(c.wanted_by), "、".join(c.adopted_by), "、".join(c.spread_to),
+                c.case_id,
+                c.department,
+                c.section,
+                c.initiative,
+                c.work,
+                c.method,
+                c.status,
+                c.saved_estimate,
+                c.saved_measured,
+                c.contact,
+                "、".join(c.wanted_by),
+                "、".join(c.adopted_by),
+                "、".join(c.spread_to),
             )
             for c in cases
-        ),  # fmt: skip
+        ),
         key_columns=1,
     )
 
@@ -191,13 +206,17 @@ def render_html(cases: Sequence[Case], *, year: FiscalYear, generated_at: dateti
     parts.append("<h2>一覧</h2>")
     table = case_table(cases)
     if cases:
-        head = "".join(f"<th scope='col'>{html.escape(h)}</th>" for h in ("事例番号", "課", "取組名", "手法", "削減時間 実績"))
+        head = "".join(
+            f"<th scope='col'>{html.escape(h)}</th>" for h in ("事例番号", "課", "取組名", "手法", "削減時間 実績")
+        )
         body = "".join(
             f"<tr><th scope='row'>{c.case_id}</th><td>{html.escape(c.section)}</td><td>{html.escape(c.initiative)}</td>"
             f"<td>{html.escape(c.method)}</td><td class='n'>{html.escape(_hours(c.saved_measured))}</td></tr>"
             for c in cases
         )
-        parts.append(f"<table><caption>事例の一覧（{len(cases)} 件）</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        parts.append(
+            f"<table><caption>事例の一覧（{len(cases)} 件）</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
     for case in cases:
         items = {
             "部・課": f"{case.department} {case.section}",

@@ -228,7 +228,9 @@ def cmd_cases_adopt(args: argparse.Namespace, course: Course) -> int:
         course=course, case_id=args.case, section=args.section, by=args.by or getpass.getuser(),
         at=datetime.now(course.timezone),
     )  # fmt: skip
-    print(f"{adoption.section}が {adoption.case_id} を採用したことを記録しました（{adoption.by}、{adoption.at:%Y/%m/%d %H:%M}）。")
+    print(
+        f"{adoption.section}が {adoption.case_id} を採用したことを記録しました（{adoption.by}、{adoption.at:%Y/%m/%d %H:%M}）。"
+    )
     return 0
 
 

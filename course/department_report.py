@@ -65,7 +65,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("業務", "text", "対象の業務（例: 窓口受付、会議録作成）", required=False),
     Column("手法", "text", "使った手法（RPA、AI、Excel、Access、ローコード、データ分析 など）", required=False),
     Column("状況", "status", "取組の状況（" + "・".join(STATUSES) + "）", required=False),
-    Column("削減時間実績", "hours", "改善後に実際に測った削減時間（時間/年。まだ測っていなければ空欄）", required=False),
+    Column(
+        "削減時間実績", "hours", "改善後に実際に測った削減時間（時間/年。まだ測っていなければ空欄）", required=False
+    ),
     Column("他課への展開", "yesno", "ほかの課にも使ってもらえる取組か（はい / いいえ。空欄は いいえ）", required=False),
     Column("事例番号", "case", "ほかの課の事例をまねた取組なら、その事例番号（例: C001）", required=False),
 )
@@ -128,7 +130,9 @@ def _cell_problem(column: Column, value: object, methods: Sequence[str] | None =
     if column.kind == "yesno":
         return None if text.lower() in _YES_NO else f"「{text}」は はい・いいえ のどちらでもありません"
     if column.kind == "case":
-        return None if re.fullmatch(r"C\d{3,}", case_number(text)) else f"「{text}」は事例番号（例: C001）ではありません"
+        return (
+            None if re.fullmatch(r"C\d{3,}", case_number(text)) else f"「{text}」は事例番号（例: C001）ではありません"
+        )
     if column.kind == "date":
         if isinstance(value, dt.date | pd.Timestamp):
             return None
@@ -213,7 +217,9 @@ def normalise(report: pd.DataFrame, *, methods: Sequence[str] | None = None) -> 
     for name in ("現状時間", "見込時間", "削減時間"):
         out[name] = [float(value) for value in out[name]]
     out["削減時間実績"] = [math.nan if _blank(value) else float(value) for value in out["削減時間実績"]]
-    out["他課への展開"] = [NO if _blank(value) else _YES_NO[str(value).strip().lower()] for value in out["他課への展開"]]
+    out["他課への展開"] = [
+        NO if _blank(value) else _YES_NO[str(value).strip().lower()] for value in out["他課への展開"]
+    ]
     out["事例番号"] = ["" if _blank(value) else case_number(value) for value in out["事例番号"]]
     for column in COLUMNS:
         if column.kind in ("text", "status"):

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -27,6 +28,7 @@ from course import department_report
 from course.config import Course, CourseError
 from course.hr_sheet import nfkc
 from course.models import Staff
+from course.spreadsheet import Cell, read_rows
 from course.staff_id import normalise as normalise_staff_id
 from course.years import FiscalYear, year_roster
 
@@ -123,7 +125,7 @@ def load_settings(path: Path) -> ReportSettings:
     due_day = schedule.get("due_day", 10)
     problems = []
     if every not in EVERY:
-        problems.append(f"[schedule] every は \"quarterly\"（四半期）か \"monthly\"（毎月）にしてください（いま: {every}）")
+        problems.append(f'[schedule] every は "quarterly"（四半期）か "monthly"（毎月）にしてください（いま: {every}）')
     if not isinstance(due_day, int) or not 1 <= due_day <= 28:
         problems.append(f"[schedule] due_day は 1〜28 の整数にしてください（いま: {due_day}）")
     methods = tuple(nfkc(m) for m in data.get("methods", {}).get("names", ()))
@@ -150,7 +152,9 @@ class ReportRefused(CourseError):
     def __init__(self, file: str, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
         lines = "\n".join(f"- {p}" for p in self.problems)
-        super().__init__(f"進捗報告 {file} を受け付けられませんでした（記録していません）。直して、もう一度出してください:\n{lines}")
+        super().__init__(
+            f"進捗報告 {file} を受け付けられませんでした（記録していません）。直して、もう一度出してください:\n{lines}"
+        )
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,9 @@ def refusals(
     if person is None or not person.current:
         problems.append(f"職員番号 {staff_id} は今年度の名簿にありません。人事課に確かめてください。")
     elif not person.promoter:
-        problems.append(f"{person.name}さん（{staff_id}）は名簿で推進員になっていません。報告は各部の推進員が出します。")
+        problems.append(
+            f"{person.name}さん（{staff_id}）は名簿で推進員になっていません。報告は各部の推進員が出します。"
+        )
     found = department_report.check(table, methods=methods)
     problems += found
     if found or person is None:
@@ -206,9 +212,13 @@ def refusals(
             problems.append(f"{number}行目「報告日」: {values['報告日']} は今日より後の日付です")
         case = values["事例番号"]
         if case and case not in cases:
-            problems.append(f"{number}行目「事例番号」: {case} という事例はありません（横展開事例集で番号を確かめてください）")
+            problems.append(
+                f"{number}行目「事例番号」: {case} という事例はありません（横展開事例集で番号を確かめてください）"
+            )
         elif case and cases[case] == values["課"]:
-            problems.append(f"{number}行目「事例番号」: {case} は{values['課']}自身の事例です（ほかの課の事例の番号を書きます）")
+            problems.append(
+                f"{number}行目「事例番号」: {case} は{values['課']}自身の事例です（ほかの課の事例の番号を書きます）"
+            )
     return problems
 
 
@@ -248,8 +258,7 @@ def receive_report(*, course: Course, staff_id: str, path: Path, at: datetime) -
     )
 
 
-def _read(path: Path) -> tuple[list[str], list[list[object]]]:
-    from course.spreadsheet import read_rows
+def _read(path: Path) -> tuple[list[str], list[list[Cell]]]:
 
     header, rows = read_rows(path)
     return header, [[*row, *[None] * (len(header) - len(row))][: len(header)] for row in rows]
@@ -270,12 +279,14 @@ def _store(
     engine = create_engine(course.db_url)
     try:
         with engine.begin() as connection:
-            report_id = connection.execute(
+            key = connection.execute(
                 reports_table.insert().values(
                     staff_id=person.staff_id, department=person.department, section=person.section,
                     fiscal_year=year.start, received_at=stamp, file=file,
                 )
-            ).inserted_primary_key[0]  # fmt: skip
+            ).inserted_primary_key  # fmt: skip
+            assert key is not None
+            report_id = key[0]
             rows = []
             for number, values in enumerate(report.to_dict("records"), start=1):
                 row = {FIELDS[name]: value for name, value in values.items()}
@@ -350,7 +361,7 @@ class Adoption:
     by: str
 
 
-def _select(course: Course, table_name: str, order: Sequence[str]) -> list[dict[str, object]]:
+def _select(course: Course, table_name: str, order: Sequence[str]) -> list[dict[str, Any]]:
     """Every row of one of the course's report tables, as dicts (none when the gradebook has no such table yet)."""
     if (file := course.gradebook_file) is not None and not file.is_file():
         return []
@@ -383,16 +394,18 @@ def load_received(*, course: Course) -> list[ReceivedRow]:
     names = set(ReceivedRow.__dataclass_fields__) - {"report_id", "received_at"}
     return [
         ReceivedRow(
-            report_id=int(r["report_id"]),  # type: ignore[call-overload]
+            report_id=int(r["report_id"]),
             received_at=_local(received[r["report_id"]], course),
-            **{name: r[name] for name in names},  # type: ignore[arg-type]
+            **{name: r[name] for name in names},
         )
         for r in rows
     ]
 
 
 def load_case_rows(*, course: Course) -> list[CaseRow]:
-    return [CaseRow(**{k: r[k] for k in CaseRow.__dataclass_fields__}) for r in _select(course, "course_cases", ["case_id"])]  # type: ignore[arg-type]
+    return [
+        CaseRow(**{k: r[k] for k in CaseRow.__dataclass_fields__}) for r in _select(course, "course_cases", ["case_id"])
+    ]
 
 
 def load_adoptions(*, course: Course) -> list[Adoption]:

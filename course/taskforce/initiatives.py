@@ -132,7 +132,9 @@ def build(
         department_statuses(staff=staff, received=rows, settings=settings, today=today),
         key=lambda d: order(d.department, ""),
     )
-    names = [d.department for d in departments] + sorted({r.department for r in state} - {d.department for d in departments})
+    names = [d.department for d in departments] + sorted(
+        {r.department for r in state} - {d.department for d in departments}
+    )
     return Loop(
         year=year,
         departments=tuple(departments),
@@ -170,11 +172,17 @@ def tables(loop: Loop) -> list[Table]:
             ("部", "推進員", "推進員数", "計画人数", "推進員の配置", "最新の受付日", "最新の報告日", "提出状況"),
             tuple(
                 (
-                    d.department, "、".join(p.name for p in d.promoters), len(d.promoters), d.expected,
-                    d.promoter_note or "計画どおり", d.last_received, d.last_report_date, d.state,
+                    d.department,
+                    "、".join(p.name for p in d.promoters),
+                    len(d.promoters),
+                    d.expected,
+                    d.promoter_note or "計画どおり",
+                    d.last_received,
+                    d.last_report_date,
+                    d.state,
                 )
                 for d in loop.departments
-            ),  # fmt: skip
+            ),
         ),
         Table(
             "取組の状況",
@@ -184,7 +192,9 @@ def tables(loop: Loop) -> list[Table]:
         Table(
             "削減時間_部別",
             ("部", *hours_header),
-            tuple((h.label, h.initiatives, h.estimated, h.measured, h.measured_initiatives) for h in loop.by_department),
+            tuple(
+                (h.label, h.initiatives, h.estimated, h.measured, h.measured_initiatives) for h in loop.by_department
+            ),
         ),
         Table(
             "削減時間_四半期別",
@@ -193,14 +203,38 @@ def tables(loop: Loop) -> list[Table]:
         ),
         Table(
             "取組一覧",
-            ("部", "課", "取組名", "業務", "手法", "状況", "ステップ", "進捗率", "削減時間 見込", "削減時間 実績",
-             "報告日", "事例番号"),
+            (
+                "部",
+                "課",
+                "取組名",
+                "業務",
+                "手法",
+                "状況",
+                "ステップ",
+                "進捗率",
+                "削減時間 見込",
+                "削減時間 実績",
+                "報告日",
+                "事例番号",
+            ),
             tuple(
-                (r.department, r.section, r.initiative, r.work, r.method, r.status or NO_STATUS, r.step, r.percent,
-                 r.saved_estimate, r.saved_measured, r.report_date, r.case_id)
+                (
+                    r.department,
+                    r.section,
+                    r.initiative,
+                    r.work,
+                    r.method,
+                    r.status or NO_STATUS,
+                    r.step,
+                    r.percent,
+                    r.saved_estimate,
+                    r.saved_measured,
+                    r.report_date,
+                    r.case_id,
+                )
                 for r in loop.initiatives
             ),
-        ),  # fmt: skip
+        ),
     ]
 
 
