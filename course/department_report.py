@@ -233,13 +233,17 @@ def save(report: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return write_atomic(Path(path), clean.to_csv(index=False).encode("utf-8-sig"))
 
 
+def read_table(path: Path) -> pd.DataFrame:
+    """A report file's table as written (not checked); CourseError if the file cannot be read."""
+    header, rows = read_rows(path)
+    return pd.DataFrame([[*row, *[None] * (len(header) - len(row))][: len(header)] for row in rows], columns=header)
+
+
 def load(path: str | os.PathLike[str], *, methods: Sequence[str] | None = None) -> pd.DataFrame:
     """Read a report written by :func:`save`, or by hand in Excel (.xlsx or CSV), checking it against the template."""
     source = Path(path)
     try:
-        header, rows = read_rows(source)
-        padded = [[*row, *[None] * (len(header) - len(row))][: len(header)] for row in rows]
-        return normalise(pd.DataFrame(padded, columns=header), methods=methods)
+        return normalise(read_table(source), methods=methods)
     except CourseError as error:
         raise ReportError([str(error)]) from None
     except ReportError as error:

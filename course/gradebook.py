@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
     func,
     inspect,
@@ -125,7 +126,7 @@ certificates_table = Table(
 )
 
 # Department reports (進捗報告) as received from 推進員 (course/reports.py): one row per accepted report, one per 取組.
-# A refused report writes nothing.
+# A refused report writes nothing. Free text is Text: a long 内容 must not fail on PostgreSQL.
 reports_table = Table(
     "course_reports",
     metadata,
@@ -146,16 +147,16 @@ report_rows_table = Table(
     Column("department", String(128), nullable=False),
     Column("section", String(128), nullable=False),
     Column("staff_id", String(32), nullable=False),
-    Column("initiative", String(256), nullable=False),
+    Column("initiative", Text, nullable=False),
     Column("step", Integer, nullable=False),
     Column("percent", Integer, nullable=False),
     Column("hours_now", Float, nullable=False),
     Column("hours_later", Float, nullable=False),
     Column("saved_estimate", Float, nullable=False),
-    Column("content", String(2000), nullable=False),
-    Column("issues", String(2000), nullable=False),
-    Column("next_steps", String(2000), nullable=False),
-    Column("work", String(256), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("issues", Text, nullable=False),
+    Column("next_steps", Text, nullable=False),
+    Column("work", Text, nullable=False),
     Column("method", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("saved_measured", Float, nullable=True),  # None: not measured yet
@@ -170,7 +171,7 @@ cases_table = Table(
     Column("case_id", String(16), primary_key=True),  # C001, C002 … in the order they arrived
     Column("department", String(128), nullable=False),
     Column("section", String(128), nullable=False),
-    Column("initiative", String(256), nullable=False),
+    Column("initiative", Text, nullable=False),
     Column("report_id", Integer, nullable=False),
     Column("created_at", DateTime, nullable=False),
 )

@@ -10,6 +10,11 @@ An accepted report is stored in the gradebook in one transaction, and a 取組 m
 When reports are due is the task force's setting (settings/reports.toml, [schedule]): monthly or quarterly, each
 period's report due on a day of the month after the period. A period's report is one received after the previous
 period's due day and up to its own.
+
+On the hub, the course's service is to call :func:`receive_report` for ``POST /services/kenshu/api/reports`` (the
+file as the request body or a multipart field ``file``; the sender is the logged-in hub user, never a field of the
+request): 200 with the receipt (受付番号, period, new 事例番号, message), 422 with ``{"problems": [...]}`` when
+refused. Until then a promoter's notebook calls :func:`hand_in`, which needs the course folder and its gradebook.
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ from course import department_report
 from course.config import Course, CourseError
 from course.hr_sheet import nfkc
 from course.models import Staff
-from course.spreadsheet import Cell, read_rows
 from course.staff_id import normalise as normalise_staff_id
 from course.years import FiscalYear, year_roster
 
@@ -233,10 +237,9 @@ def receive_report(*, course: Course, staff_id: str, path: Path, at: datetime) -
     config = settings(course)
     cases = {c.case_id: c.section for c in load_case_rows(course=course)}
     try:
-        header, rows = _read(path)
+        table = department_report.read_table(path)
     except CourseError as error:
         raise ReportRefused(path.name, [str(error)]) from None
-    table = pd.DataFrame(rows, columns=header)
     problems = refusals(
         table=table, staff_id=staff_id, person=person, cases=cases, methods=config.methods, today=at.date()
     )
@@ -256,12 +259,6 @@ def receive_report(*, course: Course, staff_id: str, path: Path, at: datetime) -
         period=period.label if period else "",
         new_cases=new_cases,
     )
-
-
-def _read(path: Path) -> tuple[list[str], list[list[Cell]]]:
-
-    header, rows = read_rows(path)
-    return header, [[*row, *[None] * (len(header) - len(row))][: len(header)] for row in rows]
 
 
 def _store(
