@@ -204,7 +204,6 @@ def render_html(cases: Sequence[Case], *, year: FiscalYear, generated_at: dateti
     if not cases:
         parts.append("<p class='muted'>まだ事例はありません。</p>")
     parts.append("<h2>一覧</h2>")
-    table = case_table(cases)
     if cases:
         head = "".join(
             f"<th scope='col'>{html.escape(h)}</th>" for h in ("事例番号", "課", "取組名", "手法", "削減時間 実績")
@@ -232,7 +231,9 @@ def render_html(cases: Sequence[Case], *, year: FiscalYear, generated_at: dateti
         }
         rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items.items())
         parts.append(f"<section><h2>{case.case_id} {html.escape(case.initiative)}</h2><dl>{rows}</dl></section>")
-    parts.append(f"<p class='muted'>同じ内容の表: {html.escape(table.title)}（Excel）。</p></main></body></html>")
+    parts.append(
+        "<p class='muted'>同じ内容の表は、同じ名前の Excel ファイル（.xlsx）にあります。</p></main></body></html>"
+    )
     return "\n".join(parts)
 
 
