@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -178,7 +178,7 @@ class Receipt:
     def message(self) -> str:
         cases = f" 新しい横展開事例: {'、'.join(self.new_cases)}。" if self.new_cases else ""
         return (
-            f"{self.department}の進捗報告（{self.rows} 件の取組、{self.period}）を受け付けました"
+            f"{self.department}の進捗報告（{self.rows} 件の取組、{self.period or '期間外'}）を受け付けました"
             f"（受付番号 {self.report_id}、{self.received_at:%Y年%m月%d日 %H:%M}）。{cases}"
         )
 
@@ -188,12 +188,14 @@ def refusals(
     table: pd.DataFrame,
     staff_id: str,
     person: Staff | None,
+    sections: Collection[str],
     cases: Mapping[str, str],
     methods: Sequence[str],
     today: date,
 ) -> list[str]:
     """Why the report ``table`` (as read, not yet normalised) cannot be accepted from ``staff_id``; [] if it can.
-    ``person`` is the sender on the year's roster (None: not on it); ``cases`` maps each 事例番号 to its 課."""
+    ``person`` is the sender on the year's roster (None: not on it), ``sections`` the 課 of their 部 on it;
+    ``cases`` maps each 事例番号 to its 課."""
     problems = []
     if person is None or not person.current:
         problems.append(f"職員番号 {staff_id} は今年度の名簿にありません。人事課に確かめてください。")
@@ -210,6 +212,11 @@ def refusals(
         values = dict(zip(department_report.COLUMN_NAMES, row, strict=True))
         if values["部"] != person.department:
             problems.append(f"{number}行目「部」: 「{values['部']}」ですが、あなたの所属は{person.department}です")
+        elif values["課"] not in sections:
+            problems.append(
+                f"{number}行目「課」: 「{values['課']}」は名簿の{person.department}にありません"
+                f"（{'、'.join(sorted(sections))} のどれかを書いてください）"
+            )
         if normalise_staff_id(values["職員番号"]) != staff_id:
             problems.append(f"{number}行目「職員番号」: 「{values['職員番号']}」は報告する人（{staff_id}）と違います")
         if date.fromisoformat(values["報告日"]) > today:
@@ -240,15 +247,18 @@ def receive_report(*, course: Course, staff_id: str, path: Path, at: datetime) -
         table = department_report.read_table(path)
     except CourseError as error:
         raise ReportRefused(path.name, [str(error)]) from None
+    sections = {p.section for p in people if person is not None and p.department == person.department}
     problems = refusals(
-        table=table, staff_id=staff_id, person=person, cases=cases, methods=config.methods, today=at.date()
-    )
+        table=table, staff_id=staff_id, person=person, sections=sections, cases=cases, methods=config.methods,
+        today=at.date(),
+    )  # fmt: skip
     if problems:
         raise ReportRefused(path.name, problems)
     assert person is not None
     report = department_report.normalise(table, methods=config.methods)
     report_id, new_cases = _store(course=course, person=person, report=report, file=path.name, at=at, year=year)
-    period = next((p for p in config.periods(year) if config.window(p)[0] <= at.date() <= config.window(p)[1]), None)
+    periods = [*config.periods(year.previous()), *config.periods(year)]
+    period = next((p for p in periods if config.window(p)[0] <= at.date() <= config.window(p)[1]), None)
     return Receipt(
         report_id=report_id,
         staff_id=staff_id,

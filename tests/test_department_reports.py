@@ -147,6 +147,15 @@ def test_only_a_current_promoter_may_hand_in(city, tmp_path):
     assert stored(city) == (0, 0)
 
 
+def test_a_section_not_of_the_senders_department_is_named_with_the_ones_that_are(city, tmp_path):
+    path = save(tmp_path, "r.csv", [row("300002", "市民生活部", "人事課", "x")])
+    with pytest.raises(reports.ReportRefused) as refused:
+        reports.receive_report(course=city, staff_id="300002", path=path, at=at(10, 6))
+    assert refused.value.problems == (
+        "1行目「課」: 「人事課」は名簿の市民生活部にありません（保険年金課、市民課 のどれかを書いてください）",
+    )
+
+
 def test_reports_written_before_the_new_columns_still_validate():
     old = pd.DataFrame([row("300001", "総務部", "人事課", "x")]).drop(
         columns=["業務", "手法", "状況", "削減時間実績", "他課への展開", "事例番号"]
@@ -228,6 +237,12 @@ def test_the_cli_refuses_a_malformed_report_in_japanese_and_receives_a_good_one(
     good = save(tmp_path, "good.csv", [row("300001", "総務部", "人事課", "x", 報告日="2026-04-10")])
     assert cli.main(["--runtime", runtime, "reports", "receive", str(good), "--staff", "300001"]) == 0
     assert "総務部の進捗報告（1 件の取組" in capsys.readouterr().out
+    assert cli.main(["--runtime", runtime, "cases", "adopt", "C001", "--section", "市民課", "--by", "TF"]) == 1
+    assert "事例番号 C001 はありません" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert cli.main(["--runtime", runtime, "cases", "--out", str(out)]) == 0
+    assert "横展開事例集を出力しました（0 件）" in capsys.readouterr().out
+    assert len(list(out.glob("横展開事例集_*現在.html"))) == 1
 
 
 def test_the_schedule_says_which_period_is_due_and_when_its_window_opens():
