@@ -197,6 +197,44 @@ def cmd_report(args: argparse.Namespace, course: Course) -> int:
     return 0
 
 
+def cmd_reports_receive(args: argparse.Namespace, course: Course) -> int:
+    from datetime import datetime
+
+    from course import reports
+
+    receipt = reports.receive_report(
+        course=course, staff_id=args.staff, path=Path(args.file), at=datetime.now(course.timezone)
+    )
+    print(receipt.message)
+    return 0
+
+
+def cmd_cases(args: argparse.Namespace, course: Course) -> int:
+    from course import cases
+
+    result = cases.write_cases(course=course, out_dir=Path(args.out) if args.out else None)
+    print(f"横展開事例集を出力しました（{result.count} 件）:")
+    print(f"  {result.html}")
+    print(f"  {result.workbook}")
+    return 0
+
+
+def cmd_cases_adopt(args: argparse.Namespace, course: Course) -> int:
+    import getpass
+    from datetime import datetime
+
+    from course import cases
+
+    adoption = cases.adopt_case(
+        course=course, case_id=args.case, section=args.section, by=args.by or getpass.getuser(),
+        at=datetime.now(course.timezone),
+    )  # fmt: skip
+    print(
+        f"{adoption.section}が {adoption.case_id} を採用したことを記録しました（{adoption.by}、{adoption.at:%Y/%m/%d %H:%M}）。"
+    )
+    return 0
+
+
 def cmd_certificate(args: argparse.Namespace, course: Course) -> int:
     from course import certificate, curriculum
 
@@ -305,6 +343,34 @@ def build_parser() -> argparse.ArgumentParser:
         "タスクフォース向けの進捗報告書（HTML）と、その集計表（Excel）を出力します",
     )
     rep.add_argument("--out", metavar="フォルダ", help="出力先（既定: gradebook/exports）")
+    reports_parser = commands.add_parser(
+        "reports", help="推進員の進捗報告を扱います", description="推進員の進捗報告を扱います"
+    )
+    reports_commands = reports_parser.add_subparsers(title="コマンド", metavar="コマンド", required=True)
+    receive = reports_commands.add_parser(
+        "receive",
+        help="推進員の進捗報告（.xlsx / CSV）を受け付けます",
+        description="推進員の進捗報告を受け付けます。テンプレート・名簿（今年度の推進員か、部が合っているか）・"
+        "事例番号を確かめ、誤りが1つでもあれば、すべての誤りを表示して何も記録しません。",
+    )
+    receive.add_argument("file", metavar="ファイル", help="進捗報告のファイル（department_report.save で保存したもの）")
+    receive.add_argument("--staff", required=True, metavar="職員番号", help="報告する推進員の職員番号")
+    receive.set_defaults(handler=cmd_reports_receive)
+    cases_parser = commands.add_parser(
+        "cases",
+        help="横展開事例集（HTML と Excel）を出力します。adopt で採用を記録します",
+        description="横展開事例集（HTML と Excel）を出力します。",
+    )
+    cases_parser.add_argument("--out", metavar="フォルダ", help="出力先（既定: gradebook/exports）")
+    cases_parser.set_defaults(handler=cmd_cases)
+    cases_commands = cases_parser.add_subparsers(title="コマンド", metavar="コマンド")
+    adopt = cases_commands.add_parser(
+        "adopt", help="ほかの課が事例を採用したことを記録します", description="ほかの課が事例を採用したことを記録します"
+    )
+    adopt.add_argument("case", metavar="事例番号", help="採用された事例の番号（例: C001）")
+    adopt.add_argument("--section", required=True, metavar="課", help="採用した課（名簿の課の名前）")
+    adopt.add_argument("--by", metavar="氏名", help="記録に残す記録した人（既定: ログイン中のユーザー名）")
+    adopt.set_defaults(handler=cmd_cases_adopt)
     cert = add(
         "certificate", cmd_certificate, "修了者の修了証（PDF）を発行します。verify 検証コード で真偽を確かめます"
     )

@@ -16,12 +16,26 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 from nbgrader.auth import Authenticator
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
 from traitlets.config import Config
 
-from course import certificate, completion, curriculum, export, extensions, lifecycle, records, roster, years
+from course import (
+    cases,
+    certificate,
+    completion,
+    curriculum,
+    department_report,
+    export,
+    extensions,
+    lifecycle,
+    records,
+    reports,
+    roster,
+    years,
+)
 from course.autograde import grader
 from course.config import SETTINGS_DIR, Course, CourseError
 from course.curriculum import Module
@@ -257,6 +271,8 @@ def run(
     manual = simulate_manual_grading(course, modules)
     lifecycle.feedback(course=course, modules=modules)
     result = export.export(course=course, curriculum=cur)
+    handed_in = hand_in_reports(course, staff, runtime / "hokoku", end=end)
+    case_list = cases.write_cases(course=course, at=end)
     progress_report = report.write_report(course=course, curriculum=cur)
     certificates = certificate.write_certificates(course=course, curriculum=cur)
 
@@ -278,13 +294,70 @@ def run(
         lines.append(f"  {name}（{counts.total()} 人）: {completion.describe_counts(counts)}")
     lines.append(f"  {year.full_label}: 期限超過 {len(overdue)} 人、猶予・免除 {len(granted.added)} 件")
     lines += [f"  前年度からの変更: {change}" for change in changes]
+    lines += handed_in
     lines.append("出力ファイル:")
     lines += [f"  {progress_report.html}（進捗報告書: まずこれをブラウザーで開いてください）"]
+    lines += [f"  {case_list.html}（横展開事例集 {case_list.count} 件）", f"  {case_list.workbook}"]
     lines += [f"  {result.workbook}", *(f"  {p}" for p in result.csv_files)]
     lines += [f"  {result.section_dir}/ に課別の未修了者一覧 {len(result.section_files)} 件（各課長に送る Excel）"]
     lines += [f"  {certificate.certificate_dir(course)}/ に修了証 {len(certificates)} 件（PDF）"]
     lines.append("提出日時は、コース開始から今日までの数週間に散らした模擬のものです。")
     return result, lines
+
+
+DEMO_REPORTS = (  # (部, 取組名, 業務, 手法, 状況, 現状, 見込, 実績, 他課への展開, 事例番号, days before today)
+    ("総務部", "出退勤集計の自動化", "勤怠集計", "RPA", "完了", 240, 60, 150, "はい", "", 40),
+    ("総合政策部", "会議録の下書き作成", "会議録作成", "AI", "実施中", 300, 180, None, "はい", "", 30),
+    ("市民生活部", "証明書交付の集計表", "窓口統計", "Excel", "実施中", 120, 70, 35, "いいえ", "", 25),
+    ("都市建設部", "道路損傷通報のフォーム化", "通報受付", "ローコード", "完了", 180, 90, 80, "はい", "", 20),
+    ("市民生活部", "出退勤集計の自動化（C001）", "勤怠集計", "RPA", "実施中", 200, 60, None, "いいえ", "C001", 5),
+)
+
+
+def hand_in_reports(course: Course, staff: Sequence[Staff], folder: Path, *, end: datetime) -> list[str]:
+    """The demo's 推進員 hand in their 部's reports: 総務部's shareable 取組 becomes case C001, the task force marks
+    市民課 as adopting it and 市民課 reports it; こども福祉部's report has mistakes and is refused; 産業文化部 sends
+    nothing (overdue). Returns the summary's lines."""
+    promoters = {p.department: p for p in staff if p.promoter}
+    year = FiscalYear.of(end.date())
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for number, (department, name, work, method, status, now, later, measured, shared, case, days) in enumerate(
+        DEMO_REPORTS, start=1
+    ):
+        person = promoters.get(department)
+        if person is None or (case and case not in {c.case_id for c in reports.load_case_rows(course=course)}):
+            continue  # a smaller roster (the tests'): only the reports its 推進員 can hand in
+        moment = max(end - timedelta(days=days), datetime.combine(year.first_day, time(9), course.timezone))
+        if case:
+            cases.adopt_case(course=course, case_id=case, section=person.section, by="デモ（タスクフォース）",
+                             at=moment - timedelta(days=1))  # fmt: skip
+        row = {
+            "報告日": moment.date().isoformat(), "部": department, "課": person.section, "職員番号": person.staff_id,
+            "取組名": name, "ステップ": 3, "進捗率": 100 if status == "完了" else 60, "現状時間": now,
+            "見込時間": later, "削減時間": now - later, "内容": f"{work}を{method}で見直した", "課題": "なし",
+            "次の予定": "効果を測って報告する", "業務": work, "手法": method, "状況": status,
+            "削減時間実績": measured, "他課への展開": shared, "事例番号": case,
+        }  # fmt: skip
+        path = department_report.save(pd.DataFrame([row]), folder / f"報告{number}_{department}.csv")
+        receipt = reports.receive_report(course=course, staff_id=person.staff_id, path=path, at=moment)
+        lines.append(f"  進捗報告: {receipt.message}")
+    refused = promoters.get("こども福祉部")
+    if refused is None:
+        return lines
+    bad = folder / "報告_こども福祉部.csv"
+    bad.write_text(
+        "報告日,部,課,職員番号,取組名,ステップ,進捗率,現状時間,見込時間,削減時間,内容,課題,次の予定\n"
+        f"{end.date().isoformat()},総務部,{refused.section},{refused.staff_id},保育園入園の点数計算,5,40,"
+        "100,70,20,点数表をExcelにした,,来月に試行\n",
+        encoding="utf-8-sig",
+    )
+    try:
+        reports.receive_report(course=course, staff_id=refused.staff_id, path=bad, at=end)
+    except reports.ReportRefused as error:
+        lines.append(f"  進捗報告（受付不可の例）: {str(error).splitlines()[0]}")
+        lines += [f"    - {problem}" for problem in error.problems]
+    return lines
 
 
 def write_year_plan(runtime: Path, cur: curriculum.Curriculum, *, today: date) -> Path:

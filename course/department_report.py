@@ -3,6 +3,11 @@
 P04 and P05 build their reports with this module, so every department reports the same columns with the same
 meaning and the task force can put them side by side. A report is a table with one row per 取組 (initiative).
 The learner-facing messages are Japanese; every problem names the row and the column.
+
+The columns after 次の予定 (業務, 手法, 状況, 削減時間実績, 他課への展開, 事例番号) were added for the reports the
+task force receives (course/reports.py). They may be left blank or left out, so reports written before them still
+validate; a blank takes the column's default. 削減時間 stays the estimate (現状時間 − 見込時間); 削減時間実績 is what
+was measured after the change.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from collections.abc import Iterable
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +28,10 @@ from course.config import CourseError
 from course.spreadsheet import read_rows, write_atomic
 
 STEPS: dict[int, str] = {1: "基礎・リテラシー", 2: "スキル習得", 3: "現場実践", 4: "事例共有"}
+STATUSES: tuple[str, ...] = ("検討中", "実施中", "完了", "中止")  # 状況 of a 取組, in the order it moves
+YES, NO = "はい", "いいえ"
+_YES_NO = {"はい": YES, "yes": YES, "○": YES, "1": YES, "true": YES, "いいえ": NO, "no": NO, "×": NO, "0": NO,
+           "false": NO}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -28,8 +39,9 @@ class Column:
     """One column of the template: its header, its kind and the explanation shown to learners."""
 
     name: str
-    kind: str  # "date", "text", "staff_id", "step", "percent", "hours"
+    kind: str  # "date", "text", "staff_id", "step", "percent", "hours", "status", "yesno", "case"
     meaning: str
+    required: bool = True  # an optional column may be blank or absent (reports written before it existed)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -50,8 +62,17 @@ COLUMNS: tuple[Column, ...] = (
     Column("内容", "text", "何をしたか・何をするか"),
     Column("課題", "text", "困っていること・支援してほしいこと（なければ「なし」）"),
     Column("次の予定", "text", "次の報告までにすること"),
+    Column("業務", "text", "対象の業務（例: 窓口受付、会議録作成）", required=False),
+    Column("手法", "text", "使った手法（RPA、AI、Excel、Access、ローコード、データ分析 など）", required=False),
+    Column("状況", "status", "取組の状況（" + "・".join(STATUSES) + "）", required=False),
+    Column(
+        "削減時間実績", "hours", "改善後に実際に測った削減時間（時間/年。まだ測っていなければ空欄）", required=False
+    ),
+    Column("他課への展開", "yesno", "ほかの課にも使ってもらえる取組か（はい / いいえ。空欄は いいえ）", required=False),
+    Column("事例番号", "case", "ほかの課の事例をまねた取組なら、その事例番号（例: C001）", required=False),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS)
+REQUIRED_NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS if column.required)
 
 
 class ReportError(ValueError):
@@ -90,11 +111,28 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _cell_problem(column: Column, value: object) -> str | None:
-    """Why ``value`` is not acceptable in ``column``, or None."""
+def case_number(value: object) -> str:
+    """A 事例番号 as the task force writes it (C001), from what a person typed (ｃ１, C-1, 1)."""
+    text = unicodedata.normalize("NFKC", str(value)).strip().upper().replace("-", "")
+    digits = text.removeprefix("C")
+    return f"C{int(digits):03d}" if digits.isdigit() else text
+
+
+def _cell_problem(column: Column, value: object, methods: Sequence[str] | None = None) -> str | None:
+    """Why ``value`` is not acceptable in ``column``, or None. ``methods`` (settings) limits 手法 when given."""
     if _blank(value):
-        return "空欄です"
+        return "空欄です" if column.required else None
     text = str(value).strip()
+    if column.name == "手法" and methods is not None and unicodedata.normalize("NFKC", text) not in methods:
+        return f"「{text}」は手法の一覧（{'、'.join(methods)}）にありません"
+    if column.kind == "status":
+        return None if text in STATUSES else f"「{text}」は {'・'.join(STATUSES)} のどれでもありません"
+    if column.kind == "yesno":
+        return None if text.lower() in _YES_NO else f"「{text}」は はい・いいえ のどちらでもありません"
+    if column.kind == "case":
+        return (
+            None if re.fullmatch(r"C\d{3,}", case_number(text)) else f"「{text}」は事例番号（例: C001）ではありません"
+        )
     if column.kind == "date":
         if isinstance(value, dt.date | pd.Timestamp):
             return None
@@ -117,15 +155,16 @@ def _cell_problem(column: Column, value: object) -> str | None:
     return None if number >= 0 else f"{text} は 0 以上ではありません"
 
 
-def check(report: pd.DataFrame) -> list[str]:
+def check(report: pd.DataFrame, *, methods: Sequence[str] | None = None) -> list[str]:
     """Every way ``report`` breaks the template, in Japanese; an empty list means it is valid.
 
-    Rows are numbered from 1 as a learner counts them in the displayed table.
+    Rows are numbered from 1 as a learner counts them in the displayed table. ``methods`` is the list of 手法 the
+    task force accepts (settings/reports.toml); without it any 手法 is accepted.
     """
     if not isinstance(report, pd.DataFrame):
         return [f"進捗報告は pandas の DataFrame にしてください（いまは {type(report).__name__} です）"]
     problems: list[str] = []
-    missing = [name for name in COLUMN_NAMES if name not in report.columns]
+    missing = [name for name in REQUIRED_NAMES if name not in report.columns]
     extra = [str(name) for name in report.columns if name not in COLUMN_NAMES]
     if missing:
         problems.append("列が足りません: " + "、".join(missing))
@@ -133,15 +172,22 @@ def check(report: pd.DataFrame) -> list[str]:
         problems.append("テンプレートにない列があります: " + "、".join(extra))
     if missing or extra:
         return problems
-    if list(report.columns) != list(COLUMN_NAMES):
+    if list(report.columns) != [name for name in COLUMN_NAMES if name in report.columns]:
         problems.append("列の順番がテンプレートと違います（department_report.COLUMN_NAMES の順にしてください）")
     if report.empty:
         problems.append("取組が1行もありません")
     for number, (_, row) in enumerate(report.iterrows(), start=1):
         for column in COLUMNS:
-            problem = _cell_problem(column, row[column.name])
+            if column.name not in report.columns:
+                continue
+            problem = _cell_problem(column, row[column.name], methods)
             if problem:
                 problems.append(f"{number}行目「{column.name}」: {problem}")
+        if "他課への展開" in report.columns and str(row["他課への展開"]).strip().lower() in _YES_NO:
+            shared = _YES_NO[str(row["他課への展開"]).strip().lower()] == YES
+            for name in ("業務", "手法"):
+                if shared and (name not in report.columns or _blank(row[name])):
+                    problems.append(f"{number}行目「{name}」: 他課への展開が「はい」の取組には書いてください")
         now, later, saved = (_number(row[name]) for name in ("現状時間", "見込時間", "削減時間"))
         if (
             now is not None
@@ -153,21 +199,31 @@ def check(report: pd.DataFrame) -> list[str]:
     return problems
 
 
-def normalise(report: pd.DataFrame) -> pd.DataFrame:
-    """A valid report with each column in its canonical type (dates as text, numbers as numbers)."""
-    problems = check(report)
+def normalise(report: pd.DataFrame, *, methods: Sequence[str] | None = None) -> pd.DataFrame:
+    """A valid report with every column of the template in its canonical type (dates as text, numbers as numbers,
+    blank optional columns as their default: "" for text, NaN for 削減時間実績, いいえ for 他課への展開)."""
+    problems = check(report, methods=methods)
     if problems:
         raise ReportError(problems)
-    out = report.loc[:, list(COLUMN_NAMES)].copy()
+    out = report.copy()
+    for name in COLUMN_NAMES:
+        if name not in out.columns:
+            out[name] = None
+    out = out.loc[:, list(COLUMN_NAMES)]
     out["報告日"] = [pd.Timestamp(str(value).strip()).date().isoformat() for value in out["報告日"]]
     out["職員番号"] = [str(value).strip() for value in out["職員番号"]]
     for name in ("ステップ", "進捗率"):
         out[name] = [int(float(value)) for value in out[name]]
     for name in ("現状時間", "見込時間", "削減時間"):
         out[name] = [float(value) for value in out[name]]
+    out["削減時間実績"] = [math.nan if _blank(value) else float(value) for value in out["削減時間実績"]]
+    out["他課への展開"] = [
+        NO if _blank(value) else _YES_NO[str(value).strip().lower()] for value in out["他課への展開"]
+    ]
+    out["事例番号"] = ["" if _blank(value) else case_number(value) for value in out["事例番号"]]
     for column in COLUMNS:
-        if column.kind == "text":
-            out[column.name] = [str(value).strip() for value in out[column.name]]
+        if column.kind in ("text", "status"):
+            out[column.name] = ["" if _blank(value) else str(value).strip() for value in out[column.name]]
     return out.reset_index(drop=True)
 
 
@@ -177,13 +233,17 @@ def save(report: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return write_atomic(Path(path), clean.to_csv(index=False).encode("utf-8-sig"))
 
 
-def load(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read_table(path: Path) -> pd.DataFrame:
+    """A report file's table as written (not checked); CourseError if the file cannot be read."""
+    header, rows = read_rows(path)
+    return pd.DataFrame([[*row, *[None] * (len(header) - len(row))][: len(header)] for row in rows], columns=header)
+
+
+def load(path: str | os.PathLike[str], *, methods: Sequence[str] | None = None) -> pd.DataFrame:
     """Read a report written by :func:`save`, or by hand in Excel (.xlsx or CSV), checking it against the template."""
     source = Path(path)
     try:
-        header, rows = read_rows(source)
-        padded = [[*row, *[None] * (len(header) - len(row))][: len(header)] for row in rows]
-        return normalise(pd.DataFrame(padded, columns=header))
+        return normalise(read_table(source), methods=methods)
     except CourseError as error:
         raise ReportError([str(error)]) from None
     except ReportError as error:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
     func,
     inspect,
@@ -129,6 +130,65 @@ certificates_table = Table(
     Column("number", Integer, nullable=True),
 )
 certificate_numbers = Index("course_certificates_number", certificates_table.c.number, unique=True)
+
+# Department reports (進捗報告) as received from 推進員 (course/reports.py): one row per accepted report, one per 取組.
+# A refused report writes nothing. Free text is Text: a long 内容 must not fail on PostgreSQL.
+reports_table = Table(
+    "course_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("staff_id", String(32), nullable=False),
+    Column("department", String(128), nullable=False),
+    Column("section", String(128), nullable=False),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("received_at", DateTime, nullable=False),  # naive UTC
+    Column("file", String(256), nullable=False),
+)
+report_rows_table = Table(
+    "course_report_rows",
+    metadata,
+    Column("report_id", Integer, primary_key=True),
+    Column("row", Integer, primary_key=True),  # 1 = the report's first 取組
+    Column("report_date", Date, nullable=False),
+    Column("department", String(128), nullable=False),
+    Column("section", String(128), nullable=False),
+    Column("staff_id", String(32), nullable=False),
+    Column("initiative", Text, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("percent", Integer, nullable=False),
+    Column("hours_now", Float, nullable=False),
+    Column("hours_later", Float, nullable=False),
+    Column("saved_estimate", Float, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("issues", Text, nullable=False),
+    Column("next_steps", Text, nullable=False),
+    Column("work", Text, nullable=False),
+    Column("method", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("saved_measured", Float, nullable=True),  # None: not measured yet
+    Column("shareable", Boolean, nullable=False),
+    Column("case_id", String(16), nullable=False),  # the 事例 this 取組 adopts, "" for none
+)
+# 横展開事例: a 取組 marked shareable becomes a case the first time it is reported; adoptions are logged by the task
+# force (python -m course cases adopt).
+cases_table = Table(
+    "course_cases",
+    metadata,
+    Column("case_id", String(16), primary_key=True),  # C001, C002 … in the order they arrived
+    Column("department", String(128), nullable=False),
+    Column("section", String(128), nullable=False),
+    Column("initiative", Text, nullable=False),
+    Column("report_id", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+case_adoptions_table = Table(
+    "course_case_adoptions",
+    metadata,
+    Column("case_id", String(16), primary_key=True),
+    Column("section", String(128), primary_key=True),  # the 課 that adopts it
+    Column("at", DateTime, nullable=False),
+    Column("by", String(64), nullable=False),
+)
 
 
 def ensure_database(course: Course) -> None:

@@ -84,6 +84,12 @@ def test_demo_shows_a_year_with_deadlines_extensions_and_april_changes(course_ro
         for c in r
     }  # fmt: skip
     assert "期限超過" in cells and any(str(c).startswith("延長 ") for c in cells) and "免除" in cells
+    # the 推進員 hand in their reports: five accepted, こども福祉部's refused with its reasons; a case list is written
+    assert text.count("の進捗報告（1 件の取組") == 5
+    assert "進捗報告（受付不可の例）" in text and "1行目「ステップ」: 5 は 1〜4 のどれでもありません" in text
+    assert "横展開事例集 3 件" in text
+    report_page = (result.workbook.parent / "進捗報告書.html").read_text(encoding="utf-8")
+    assert "7. 各部の進捗報告と削減時間" in report_page and "報告が遅れている部" in report_page
 
 
 def _run_demo_default(course_root: Path, tmp_path: Path) -> tuple[Course, tuple]:

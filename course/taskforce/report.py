@@ -24,8 +24,8 @@ from course.curriculum import Curriculum, Module
 from course.export import DEPARTMENT_HEADER, WORKBOOK_STEM
 from course.records import completion_records, year_plans
 from course.spreadsheet import Cell, Table, write_all_atomic, xlsx_bytes
-from course.taskforce import progress
-from course.years import FiscalYear, plan_for
+from course.taskforce import initiatives, progress
+from course.years import FiscalYear, plan_for, year_roster
 
 REPORT_NAME = "進捗報告書.html"
 TABLES_NAME = "進捗報告書_集計.xlsx"  # the report's tables as sheets; HR's 修了状況一覧.xlsx belongs to course.export
@@ -219,17 +219,18 @@ def _img(png: str, alt: str) -> str:
     return f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt)}">'
 
 
-def render_html(v: Views, charts: dict[str, str] | None = None) -> str:
-    """The whole report page: styles, title and the body that the dashboard shows too."""
+def render_html(v: Views, charts: dict[str, str] | None = None, *, extra: str = "") -> str:
+    """The whole report page: styles, title and the body that the dashboard shows too (``extra``: more sections,
+    placed before the glossary)."""
     stamp = v.generated_at.strftime("%Y年%m月%d日 %H:%M")
     return (
         "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>"
         f"<title>デジタル人材育成 進捗報告書（{stamp} 現在）</title></head><body>\n"
-        f"{body_html(v, charts)}\n</body></html>"
+        f"{body_html(v, charts, extra=extra)}\n</body></html>"
     )
 
 
-def body_html(v: Views, charts: dict[str, str] | None = None) -> str:
+def body_html(v: Views, charts: dict[str, str] | None = None, *, extra: str = "") -> str:
     """The report's content (cards, plots, lists) as an HTML fragment; the dashboard displays it under its filters.
     ``charts`` are the plots already drawn (a ChartWorker's); they are drawn here when not given."""
     if charts is None:
@@ -266,7 +267,7 @@ def body_html(v: Views, charts: dict[str, str] | None = None) -> str:
         f"<p>{FiscalYear.of(v.generated_at.date()).full_label}。{html.escape(stamp)} 現在の成績簿から作成しました"
         "（タスクフォース: 人事課・情報政策課・行政経営課）。</p>",
         "<p class='lead'>この報告書の読み方: まず下の数字で全体をつかみ、1 で部ごとの遅れ、2 でつまずいている教材、"
-        "3 で修了の伸び、4 で推進員の歩み、5・6 で次に声をかける人と採点の残りを確認してください。"
+        "3 で修了の伸び、4 で推進員の歩み、5・6 で次に声をかける人と採点の残り、7 で各部の進捗報告を確認してください。"
         "「修了」は合格基準以上かつ手動採点まで済んだものだけを数えます。</p>",
         "<div class='cards'>",
         f"<div class='card'>対象職員<b>{len(people)} 人</b>在籍者のみ</div>",
@@ -308,6 +309,7 @@ def body_html(v: Views, charts: dict[str, str] | None = None) -> str:
         "<h2>6. 採点待ちの提出（古い順）</h2>",
         "<p>振り返りなど講師が採点する部分が残っている提出です。採点が済むまで修了になりません。</p>",
         _table(sheets["採点待ち"].header, sheets["採点待ち"].rows, empty="採点待ちはありません"),
+        extra,
         "<h2>用語</h2><ul>",
         "<li>修了: モジュールは得点率が合格基準以上で手動採点も済んだもの。研修区分は必須（推進員は選択の必要数も）をすべて修了。</li>",
         "<li>採点待ち: 提出済みで、講師の手動採点がまだのもの。</li><li>受講中: 採点済みで合格基準に届いていないもの（再提出できます）。</li>",
@@ -404,19 +406,43 @@ def _serve_charts(link: Connection) -> None:
         link.close()
 
 
-def write_report(*, course: Course, curriculum: Curriculum, out_dir: Path | None = None) -> ReportResult:
-    """Write 進捗報告書.html and its tables as 進捗報告書_集計.xlsx. Both are rendered before either is written.
+def loop_view(*, course: Course, today: date) -> initiatives.Loop:
+    """The departments' reports as the report shows them (section 7)."""
+    from course import reports
+    from course.cases import load_cases
+    from course.organisation import ROSTER_SETTINGS, load_order
+    from course.records import load_rosters
+
+    year = FiscalYear.of(today)
+    staff, _ = year_roster(load_rosters(course=course, upto=year), year)
+    return initiatives.build(
+        staff=staff,
+        received=reports.load_received(course=course),
+        cases=load_cases(course=course),
+        settings=reports.settings(course),
+        today=today,
+        order=load_order(course.settings_file(ROSTER_SETTINGS)),
+    )
+
+
+def write_report(
+    *, course: Course, curriculum: Curriculum, out_dir: Path | None = None, generated_at: datetime | None = None
+) -> ReportResult:
+    """Write 進捗報告書.html and its tables as 進捗報告書_集計.xlsx, as of ``generated_at`` (default: now). Both are
+    rendered before either is written.
 
     HR's 修了状況一覧.xlsx is not touched: `course.export` is its only writer."""
     out_dir = out_dir or course.export_dir
-    generated_at = datetime.now(course.timezone)
+    generated_at = generated_at or datetime.now(course.timezone)
     with ChartWorker() as worker:
         completions = completion_records(course=course, curriculum=curriculum, as_of=generated_at)
         modules = curriculum.available(course.source_dir)
         plan = plan_for(year_plans(course=course, curriculum=curriculum), FiscalYear.of(generated_at.date()))
         v = views(completions, curriculum, modules, generated_at, opened=plan.opened)
         worker.send(ChartData.of(v))
-        workbook = xlsx_bytes(report_tables(v))
-        page = render_html(v, worker.charts()).encode("utf-8")
+        loop = loop_view(course=course, today=generated_at.date())
+        extra = initiatives.section_html(loop, initiatives.hours_chart(loop) if loop.initiatives else "", _table)
+        workbook = xlsx_bytes([*report_tables(v), *initiatives.tables(loop)])
+        page = render_html(v, worker.charts(), extra=extra).encode("utf-8")
     html_path, workbook_path = write_all_atomic({out_dir / REPORT_NAME: page, out_dir / TABLES_NAME: workbook})
     return ReportResult(html=html_path, workbook=workbook_path, staff_count=len(completions))

@@ -1,0 +1,257 @@
+"""横展開事例: the 取組 that promoters marked shareable, as a list the whole city can read, and their adoption.
+
+A case is created when a shareable 取組 first arrives in a report (course/reports.py). Another 課 says it wants a
+case by reporting a 取組 with that 事例番号; the task force marks it adopted (`python -m course cases adopt`); a
+report of the adopting 課 that points to the case after the adoption is a 横展開 that actually happened.
+
+The list is a self-contained HTML page (lang=ja, headings, table headers, no external file) and a workbook, named
+横展開事例集_令和8年度_令和8年12月7日現在.html / .xlsx like HR's lists.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from course.config import Course, CourseError
+from course.export import file_name
+from course.hr_sheet import nfkc
+from course.models import Staff
+from course.reports import Adoption, CaseRow, ReceivedRow, load_adoptions, load_case_rows, load_received
+from course.spreadsheet import Table, write_atomic, xlsx_bytes
+from course.wareki import wareki
+from course.years import FiscalYear
+
+CASES_STEM = "横展開事例集"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case as the list shows it: the latest report of its 取組, who to ask, who wants it, who adopted it."""
+
+    case_id: str
+    department: str
+    section: str
+    initiative: str
+    work: str
+    method: str
+    status: str
+    saved_estimate: float
+    saved_measured: float | None
+    contact: str  # the promoter who reported it last
+    wanted_by: tuple[str, ...]  # 課 that reported a 取組 pointing to it and have not been marked as adopting it
+    adopted_by: tuple[str, ...]  # 課 the task force marked as adopting it
+    spread_to: tuple[str, ...]  # adopting 課 whose later report points to it: 横展開 that happened
+
+
+def latest(rows: Sequence[ReceivedRow]) -> dict[tuple[str, str, str], ReceivedRow]:
+    """The latest reported state of every 取組 (部, 課, 取組名): the latest 報告日, then the latest report."""
+    out: dict[tuple[str, str, str], ReceivedRow] = {}
+    for row in sorted(rows, key=lambda r: (r.report_date, r.report_id)):
+        out[(row.department, row.section, row.initiative)] = row
+    return out
+
+
+def build_cases(
+    cases: Sequence[CaseRow], received: Sequence[ReceivedRow], adoptions: Sequence[Adoption], staff: Mapping[str, Staff]
+) -> list[Case]:
+    """Every case with its latest state, in 事例番号 order."""
+    state = latest(received)
+    out = []
+    for case in cases:
+        row = state[(case.department, case.section, case.initiative)]
+        pointing = [r for r in received if r.case_id == case.case_id]
+        adopted = {a.section: a for a in adoptions if a.case_id == case.case_id}
+        person = staff.get(row.staff_id)
+        out.append(
+            Case(
+                case_id=case.case_id,
+                department=case.department,
+                section=case.section,
+                initiative=case.initiative,
+                work=row.work,
+                method=row.method,
+                status=row.status,
+                saved_estimate=row.saved_estimate,
+                saved_measured=row.saved_measured,
+                contact=f"{case.section} {person.name}" if person else f"{case.section}（{row.staff_id}）",
+                wanted_by=tuple(sorted({r.section for r in pointing} - set(adopted))),
+                adopted_by=tuple(sorted(adopted)),
+                spread_to=tuple(
+                    sorted(
+                        {r.section for r in pointing if r.section in adopted and r.received_at > adopted[r.section].at}
+                    )
+                ),
+            )
+        )
+    return out
+
+
+def load_cases(*, course: Course) -> list[Case]:
+    from course.records import load_staff
+
+    staff = {s.staff_id: s for s in load_staff(course=course)}
+    return build_cases(
+        load_case_rows(course=course), load_received(course=course), load_adoptions(course=course), staff
+    )
+
+
+def adopt_case(*, course: Course, case_id: str, section: str, by: str, at: datetime) -> Adoption:
+    """Record that ``section`` adopts the case (logged with who and when); a CourseError says why not."""
+    from sqlalchemy import create_engine
+
+    from course.department_report import case_number
+    from course.gradebook import case_adoptions_table, ensure_database
+    from course.records import load_staff
+
+    case_id, section = case_number(case_id), nfkc(section)
+    cases = {c.case_id: c for c in load_case_rows(course=course)}
+    sections = {s.section for s in load_staff(course=course) if s.current}
+    if case_id not in cases:
+        known = "、".join(cases) or "まだありません"
+        msg = f"事例番号 {case_id} はありません（ある事例: {known}）。"
+        raise CourseError(msg)
+    if section not in sections:
+        msg = f"「{section}」という課は名簿にありません。課の名前を名簿のとおりに書いてください。"
+        raise CourseError(msg)
+    if cases[case_id].section == section:
+        msg = f"{case_id} は{section}自身の事例です。採用するのはほかの課です。"
+        raise CourseError(msg)
+    if any(a.case_id == case_id and a.section == section for a in load_adoptions(course=course)):
+        msg = f"{section}は {case_id} をすでに採用しています。"
+        raise CourseError(msg)
+    ensure_database(course)
+    engine = create_engine(course.db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                case_adoptions_table.insert().values(
+                    case_id=case_id, section=section, at=at.astimezone(UTC).replace(tzinfo=None), by=by
+                )
+            )
+    finally:
+        engine.dispose()
+    return Adoption(case_id, section, at, by)
+
+
+# ---------------------------------------------------------------- the list
+
+
+HEADER = (
+    "事例番号", "部", "課", "取組名", "業務", "手法", "状況", "削減時間 見込（時間/年）", "削減時間 実績（時間/年）",
+    "問い合わせ先", "希望している課", "採用した課", "展開済みの課",
+)  # fmt: skip
+
+
+def case_table(cases: Sequence[Case]) -> Table:
+    return Table(
+        "横展開事例",
+        HEADER,
+        tuple(
+            (
+                c.case_id,
+                c.department,
+                c.section,
+                c.initiative,
+                c.work,
+                c.method,
+                c.status,
+                c.saved_estimate,
+                c.saved_measured,
+                c.contact,
+                "、".join(c.wanted_by),
+                "、".join(c.adopted_by),
+                "、".join(c.spread_to),
+            )
+            for c in cases
+        ),
+        key_columns=1,
+    )
+
+
+STYLE = """
+body{font-family:"Yu Gothic","Hiragino Sans","Noto Sans CJK JP","Noto Sans JP","IPAexGothic",sans-serif;
+margin:2em auto;max-width:1100px;color:#1a1a1a;line-height:1.6;padding:0 1em}
+h1{font-size:1.6em;border-bottom:3px solid #1b5e20;padding-bottom:.2em}
+h2{margin-top:1.6em;border-left:6px solid #1b5e20;padding-left:.5em;font-size:1.25em}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:.4em 0}dt{font-weight:bold}
+dd{margin:0}table{border-collapse:collapse;font-size:.92em}th,td{border:1px solid #888;padding:3px 8px;text-align:left}
+th{background:#e8f5e9}td.n{text-align:right}.muted{color:#4a4a4a}
+"""
+
+
+def _hours(value: float | None) -> str:
+    return "未測定" if value is None else f"{value:g} 時間/年"
+
+
+def render_html(cases: Sequence[Case], *, year: FiscalYear, generated_at: datetime) -> str:
+    """The case list as one self-contained page."""
+    stamp = f"{wareki(generated_at.date())}現在"
+    spread = sum(len(c.spread_to) for c in cases)
+    parts = [
+        "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>横展開事例集 {year.label} {stamp}</title><style>{STYLE}</style></head><body><main>",
+        f"<h1>横展開事例集（{year.full_label}・{stamp}）</h1>",
+        "<p>各部の業務デジタル化推進員が「ほかの課にも使ってもらえる」と報告した取組です。"
+        "まねしたい取組があれば問い合わせ先に相談し、進捗報告の「事例番号」列にその番号を書いてください。</p>",
+        f"<p>事例 {len(cases)} 件、ほかの課での採用 {sum(len(c.adopted_by) for c in cases)} 件、"
+        f"採用後に報告があった横展開 {spread} 件。</p>",
+    ]
+    if not cases:
+        parts.append("<p class='muted'>まだ事例はありません。</p>")
+    parts.append("<h2>一覧</h2>")
+    if cases:
+        head = "".join(
+            f"<th scope='col'>{html.escape(h)}</th>" for h in ("事例番号", "課", "取組名", "手法", "削減時間 実績")
+        )
+        body = "".join(
+            f"<tr><th scope='row'>{c.case_id}</th><td>{html.escape(c.section)}</td><td>{html.escape(c.initiative)}</td>"
+            f"<td>{html.escape(c.method)}</td><td class='n'>{html.escape(_hours(c.saved_measured))}</td></tr>"
+            for c in cases
+        )
+        parts.append(
+            f"<table><caption>事例の一覧（{len(cases)} 件）</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
+    for case in cases:
+        items = {
+            "部・課": f"{case.department} {case.section}",
+            "業務": case.work,
+            "手法": case.method,
+            "状況": case.status or "（未記入）",
+            "削減時間 見込": _hours(case.saved_estimate),
+            "削減時間 実績": _hours(case.saved_measured),
+            "問い合わせ先": case.contact,
+            "希望している課": "、".join(case.wanted_by) or "なし",
+            "採用した課": "、".join(case.adopted_by) or "なし",
+            "展開済みの課": "、".join(case.spread_to) or "なし",
+        }
+        rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items.items())
+        parts.append(f"<section><h2>{case.case_id} {html.escape(case.initiative)}</h2><dl>{rows}</dl></section>")
+    parts.append(
+        "<p class='muted'>同じ内容の表は、同じ名前の Excel ファイル（.xlsx）にあります。</p></main></body></html>"
+    )
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class CasesResult:
+    html: Path
+    workbook: Path
+    count: int
+
+
+def write_cases(*, course: Course, out_dir: Path | None = None, at: datetime | None = None) -> CasesResult:
+    """Write the case list as HTML and a workbook; both are rendered before either is written."""
+    at = at or datetime.now(course.timezone)
+    year = FiscalYear.of(at.date())
+    out_dir = out_dir or course.export_dir
+    cases = load_cases(course=course)
+    page = render_html(cases, year=year, generated_at=at).encode("utf-8")
+    workbook = xlsx_bytes([case_table(cases)])
+    html_path = write_atomic(out_dir / file_name(CASES_STEM, year, at.date(), ".html"), page)
+    book_path = write_atomic(out_dir / file_name(CASES_STEM, year, at.date(), ".xlsx"), workbook)
+    return CasesResult(html=html_path, workbook=book_path, count=len(cases))

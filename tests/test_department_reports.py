@@ -1,0 +1,310 @@
+"""Departments' reports handed in to the task force: validated on the way in, stored, aggregated in the progress
+report and its workbook, and shareable 取組 turned into 横展開 cases. Every number is checked against a plain
+recomputation over the stored rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from course import cases, department_report, reports
+from course.config import Course, CourseError
+from course.curriculum import load_curriculum
+from course.roster import import_roster
+from course.taskforce import report
+from course.years import FiscalYear
+from tests.conftest import write_csv
+
+TZ = ZoneInfo("Asia/Tokyo")
+YEAR = FiscalYear(2026)
+ROSTER = (
+    ("300001", "架空　総一", "", "総務部", "人事課", "主任", "○"),
+    ("300002", "架空　市子", "", "市民生活部", "市民課", "主事", "○"),
+    ("300003", "架空　民男", "", "市民生活部", "保険年金課", "主事", "○"),  # 市民生活部 has two: more than planned
+    ("300004", "架空　都子", "", "都市建設部", "道路河川課", "主査", "○"),
+    ("300005", "架空　福太", "", "こども福祉部", "こども課", "主事", ""),  # こども福祉部 has no 推進員
+    ("300006", "架空　一般", "", "総務部", "人事課", "主事", ""),
+)
+
+
+def at(month: int, day: int) -> datetime:
+    return datetime(2026 if month >= 4 else 2027, month, day, 10, 0, tzinfo=TZ)
+
+
+def row(staff_id: str, department: str, section: str, name: str, **values: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "報告日": "2026-10-05", "部": department, "課": section, "職員番号": staff_id, "取組名": name,
+        "ステップ": 3, "進捗率": 50, "現状時間": 100, "見込時間": 60, "削減時間": 40, "内容": "試行した",
+        "課題": "なし", "次の予定": "本格実施", "業務": "窓口受付", "手法": "Excel", "状況": "実施中",
+        "削減時間実績": None, "他課への展開": "いいえ", "事例番号": None,
+    }  # fmt: skip
+    base.update(values)
+    return base
+
+
+def save(tmp: Path, name: str, rows: list[dict[str, object]]) -> Path:
+    return department_report.save(pd.DataFrame(rows, columns=department_report.COLUMN_NAMES), tmp / name)
+
+
+@pytest.fixture
+def city(course: Course, tmp_path: Path) -> Course:
+    import_roster(course=course, path=write_csv(tmp_path / "roster.csv", ROSTER), year=YEAR)
+    return course
+
+
+def stored(course: Course) -> tuple[int, int]:
+    file = course.gradebook_file
+    assert file is not None
+    with sqlite3.connect(file) as db:
+        return (
+            db.execute("SELECT COUNT(*) FROM course_reports").fetchone()[0],
+            db.execute("SELECT COUNT(*) FROM course_report_rows").fetchone()[0],
+        )
+
+
+def plain_hours(course: Course) -> dict[str, tuple[float, float]]:
+    """Per 部: estimated and measured hours of the latest row of every 取組 not 中止, in plain SQL."""
+    file = course.gradebook_file
+    assert file is not None
+    with sqlite3.connect(file) as db:
+        rows = db.execute(
+            """
+            SELECT r.department, SUM(r.saved_estimate), SUM(COALESCE(r.saved_measured, 0))
+            FROM course_report_rows r
+            WHERE r.status != '中止' AND NOT EXISTS (
+                SELECT 1 FROM course_report_rows n
+                WHERE n.department = r.department AND n.section = r.section AND n.initiative = r.initiative
+                  AND (n.report_date > r.report_date OR (n.report_date = r.report_date AND n.report_id > r.report_id)))
+            GROUP BY r.department
+            """
+        ).fetchall()
+    return {department: (float(estimated), float(measured)) for department, estimated, measured in rows}
+
+
+def hand_in_three(city: Course, tmp: Path) -> None:
+    """総務部 and 市民生活部 report (総務部 twice: the later 報告日 wins); 都市建設部's report is malformed."""
+    reports.receive_report(
+        course=city, staff_id="300001", at=at(7, 5),
+        path=save(tmp, "somu_q1.csv", [row("300001", "総務部", "人事課", "勤怠集計の自動化", 報告日="2026-07-01",
+                                           手法="RPA", 他課への展開="はい", 現状時間=200, 見込時間=80, 削減時間=120)]),
+    )  # fmt: skip
+    reports.receive_report(
+        course=city, staff_id="300001", at=at(10, 8),
+        path=save(tmp, "somu_q2.csv", [
+            row("300001", "総務部", "人事課", "勤怠集計の自動化", 手法="RPA", 他課への展開="はい", 現状時間=200,
+                見込時間=80, 削減時間=120, 削減時間実績=100, 状況="完了"),
+            row("300001", "総務部", "人事課", "研修申込のフォーム化", 状況="中止", 削減時間実績=5),
+        ]),
+    )  # fmt: skip
+    reports.receive_report(
+        course=city, staff_id="300002", at=at(10, 9),
+        path=save(tmp, "shimin.csv", [
+            row("300002", "市民生活部", "市民課", "転入届の事前入力", 削減時間実績=30.5),
+            row("300002", "市民生活部", "市民課", "勤怠集計の自動化（人事課の事例）", 事例番号="c1", 状況="検討中"),
+        ]),
+    )  # fmt: skip
+
+
+def test_three_promoters_hand_in_and_the_malformed_report_is_refused_in_japanese_and_not_recorded(city, tmp_path):
+    hand_in_three(city, tmp_path)
+    assert stored(city) == (3, 5)
+    bad = tmp_path / "toshi.csv"
+    table = department_report.template(1)
+    for name, value in row("300004", "総務部", "道路河川課", "通報フォーム").items():
+        table.loc[0, name] = value
+    table.loc[0, "ステップ"] = 7
+    table.loc[0, "手法"] = "魔法"
+    table.loc[0, "事例番号"] = "C999"
+    table.to_csv(bad, index=False, encoding="utf-8-sig")
+    with pytest.raises(reports.ReportRefused) as refused:
+        reports.receive_report(course=city, staff_id="300004", path=bad, at=at(10, 9))
+    message = str(refused.value)
+    assert "受け付けられませんでした（記録していません）" in message
+    assert "1行目「ステップ」: 7 は 1〜4 のどれでもありません" in message
+    assert "1行目「手法」: 「魔法」は手法の一覧" in message
+    assert stored(city) == (3, 5)
+
+    table.loc[0, "ステップ"], table.loc[0, "手法"], table.loc[0, "事例番号"] = 3, "Excel", "C999"
+    table.to_csv(bad, index=False, encoding="utf-8-sig")
+    with pytest.raises(reports.ReportRefused) as refused:
+        reports.receive_report(course=city, staff_id="300004", path=bad, at=at(10, 9))
+    assert "1行目「部」: 「総務部」ですが、あなたの所属は都市建設部です" in refused.value.problems
+    assert any("C999 という事例はありません" in p for p in refused.value.problems)
+    assert stored(city) == (3, 5)
+
+
+def test_only_a_current_promoter_may_hand_in(city, tmp_path):
+    path = save(tmp_path, "r.csv", [row("300006", "総務部", "人事課", "x")])
+    with pytest.raises(reports.ReportRefused, match="推進員になっていません"):
+        reports.receive_report(course=city, staff_id="300006", path=path, at=at(10, 1))
+    with pytest.raises(reports.ReportRefused, match="今年度の名簿にありません"):
+        reports.receive_report(course=city, staff_id="999999", path=path, at=at(10, 1))
+    assert stored(city) == (0, 0)
+
+
+def test_a_section_not_of_the_senders_department_is_named_with_the_ones_that_are(city, tmp_path):
+    path = save(tmp_path, "r.csv", [row("300002", "市民生活部", "人事課", "x")])
+    with pytest.raises(reports.ReportRefused) as refused:
+        reports.receive_report(course=city, staff_id="300002", path=path, at=at(10, 6))
+    assert refused.value.problems == (
+        "1行目「課」: 「人事課」は名簿の市民生活部にありません（保険年金課、市民課 のどれかを書いてください）",
+    )
+
+
+def test_reports_written_before_the_new_columns_still_validate():
+    old = pd.DataFrame([row("300001", "総務部", "人事課", "x")]).drop(
+        columns=["業務", "手法", "状況", "削減時間実績", "他課への展開", "事例番号"]
+    )
+    clean = department_report.normalise(old)
+    assert list(clean.columns) == list(department_report.COLUMN_NAMES)
+    assert clean.loc[0, "他課への展開"] == "いいえ" and clean.loc[0, "状況"] == ""
+    shared = pd.DataFrame([row("300001", "総務部", "人事課", "x", 他課への展開="はい", 業務="")])
+    assert department_report.check(shared) == ["1行目「業務」: 他課への展開が「はい」の取組には書いてください"]
+
+
+def test_report_and_workbook_show_status_missing_promoters_and_hours_equal_to_a_plain_recomputation(city, tmp_path):
+    from openpyxl import load_workbook
+
+    hand_in_three(city, tmp_path)
+    today = date(2026, 10, 20)  # the 7〜9月分 was due on 10/10: 総務部 and 市民生活部 reported, 都市建設部 did not
+    loop = report.loop_view(course=city, today=today)
+    expected = plain_hours(city)
+    assert {h.label: (h.estimated, h.measured) for h in loop.by_department if h.initiatives} == expected
+    assert expected == {"総務部": (120.0, 100.0), "市民生活部": (80.0, 30.5)}
+    status = {d.department: d for d in loop.departments}
+    assert status["総務部"].state == "提出済み" and status["市民生活部"].state == "提出済み"
+    assert status["都市建設部"].overdue and status["都市建設部"].state.startswith("未提出（2026年7〜9月分")
+    assert status["こども福祉部"].promoter_note == "推進員なし"
+    assert status["市民生活部"].promoter_note == "計画より多い（2人 / 計画1人）"
+    # per quarter, as of each quarter's end: by 6/30 nothing, by 9/30 the 7/1 report, by 12/31 everything
+    quarters = {h.label[:5]: (h.estimated, h.measured) for h in loop.by_quarter}
+    assert quarters == {"第1四半期": (0.0, 0.0), "第2四半期": (120.0, 0.0), "第3四半期": (200.0, 130.5)}
+
+    result = report.write_report(
+        course=city, curriculum=load_curriculum(), out_dir=tmp_path / "out", generated_at=at(10, 20)
+    )
+    book = load_workbook(result.workbook, read_only=True)
+    sheet = [list(r) for r in book["削減時間_部別"].iter_rows(values_only=True)]
+    assert {r[0]: (r[2], r[3]) for r in sheet[1:] if r[1]} == expected
+    statuses = {r[0]: r for r in book["部別の報告状況"].iter_rows(values_only=True)}
+    assert statuses["こども福祉部"][4] == "推進員なし" and statuses["都市建設部"][7].startswith("未提出")
+    counts = {r[0]: r[1:] for r in book["取組の状況"].iter_rows(values_only=True)}
+    assert counts["総務部"] == (0, 0, 1, 1, 0) and counts["市民生活部"] == (1, 1, 0, 0, 0)
+    page = result.html.read_text(encoding="utf-8")
+    assert "7. 各部の進捗報告と削減時間" in page and "推進員がいない部<b>1 部</b>こども福祉部" in page
+    assert "削減時間（見込 / 実績）<b>200 / 130.5</b>" in page
+
+
+def test_a_shareable_initiative_becomes_a_case_and_adoption_is_counted_when_reported(city, tmp_path):
+    hand_in_three(city, tmp_path)
+    [case] = cases.load_cases(course=city)
+    assert (case.case_id, case.section, case.method, case.saved_measured) == ("C001", "人事課", "RPA", 100.0)
+    assert case.contact == "人事課 架空　総一" and case.wanted_by == ("市民課",) and case.spread_to == ()
+    with pytest.raises(CourseError, match="人事課自身の事例"):
+        cases.adopt_case(course=city, case_id="C001", section="人事課", by="TF", at=at(10, 12))
+    cases.adopt_case(course=city, case_id="c-1", section="市民課", by="TF 事務局", at=at(10, 12))
+    with pytest.raises(CourseError, match="すでに採用しています"):
+        cases.adopt_case(course=city, case_id="C001", section="市民課", by="TF", at=at(10, 13))
+    [case] = cases.load_cases(course=city)
+    assert case.adopted_by == ("市民課",) and case.wanted_by == () and case.spread_to == ()
+    reports.receive_report(
+        course=city, staff_id="300002", at=at(11, 5),
+        path=save(tmp_path, "shimin2.csv", [row("300002", "市民生活部", "市民課", "勤怠集計の自動化（人事課の事例）",
+                                                 報告日="2026-11-01", 事例番号="C001", 状況="実施中")]),
+    )  # fmt: skip
+    [case] = cases.load_cases(course=city)
+    assert case.spread_to == ("市民課",)
+    result = cases.write_cases(course=city, out_dir=tmp_path / "out", at=at(11, 6))
+    assert result.html.name == "横展開事例集_令和8年度_令和8年11月6日現在.html"
+    page = result.html.read_text(encoding="utf-8")
+    assert "<html lang='ja'>" in page and "C001 勤怠集計の自動化" in page and "採用後に報告があった横展開 1 件" in page
+
+
+def test_the_cli_refuses_a_malformed_report_in_japanese_and_receives_a_good_one(city, tmp_path, monkeypatch, capsys):
+    from course import cli
+
+    monkeypatch.setenv("COURSE_ROOT", str(city.root))
+    runtime = str(city.runtime)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("報告日,部\n2026-10-01,総務部\n", encoding="utf-8-sig")
+    assert cli.main(["--runtime", runtime, "reports", "receive", str(bad), "--staff", "300001"]) == 1
+    assert "列が足りません" in capsys.readouterr().err
+    good = save(tmp_path, "good.csv", [row("300001", "総務部", "人事課", "x", 報告日="2026-04-10")])
+    assert cli.main(["--runtime", runtime, "reports", "receive", str(good), "--staff", "300001"]) == 0
+    assert "総務部の進捗報告（1 件の取組" in capsys.readouterr().out
+    assert cli.main(["--runtime", runtime, "cases", "adopt", "C001", "--section", "市民課", "--by", "TF"]) == 1
+    assert "事例番号 C001 はありません" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert cli.main(["--runtime", runtime, "cases", "--out", str(out)]) == 0
+    assert "横展開事例集を出力しました（0 件）" in capsys.readouterr().out
+    assert len(list(out.glob("横展開事例集_*現在.html"))) == 1
+
+
+def test_the_schedule_says_which_period_is_due_and_when_its_window_opens():
+    quarterly = reports.ReportSettings(months=3, due_day=10)
+    period = quarterly.latest_due(date(2026, 10, 20))
+    assert period is not None and period.label == "2026年7〜9月分" and period.due == date(2026, 10, 10)
+    assert quarterly.window(period) == (date(2026, 7, 11), date(2026, 10, 10))
+    assert quarterly.latest_due(date(2026, 4, 5)).label == "2025年10〜12月分"  # type: ignore[union-attr]
+    monthly = reports.ReportSettings(months=1, due_day=5)
+    assert monthly.latest_due(date(2026, 12, 4)).label == "2026年10月分"  # type: ignore[union-attr]
+
+
+def glyphs(postscript_name: str) -> set[int]:
+    """The code points the installed font with this PostScript name has glyphs for (fontconfig finds the file)."""
+    import subprocess
+
+    from fontTools.ttLib import TTFont
+
+    found = subprocess.run(
+        ["fc-list", f":postscriptname={postscript_name}", "file", "index"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert found, f"fontconfig does not know the font {postscript_name}"
+    file, _, index = found[0].partition(": :index=")
+    with TTFont(file, fontNumber=int(index or 0), lazy=True) as font:
+        return set(font.getBestCmap())
+
+
+@pytest.mark.hub
+def test_the_case_list_renders_its_japanese_as_real_text_without_missing_glyphs_in_chromium(city, tmp_path):
+    """Every character of the case list's visible text (innerText: real text, not an image) has a glyph in a font
+    Chromium drew the page with, so no character shows as tofu. The screenshot is kept for a person to look at."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import REPO
+    from tests.hub_support import CHROMIUM, CHROMIUM_ARGS
+
+    hand_in_three(city, tmp_path)
+    cases.adopt_case(course=city, case_id="C001", section="市民課", by="TF", at=at(10, 12))
+    page_file = cases.write_cases(course=city, out_dir=tmp_path / "out", at=at(10, 20)).html
+    shots = REPO / "runtime" / "test-artifacts"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900}, locale="ja-JP")
+            page.goto(page_file.resolve().as_uri())
+            page.screenshot(path=str(shots / "case-list.png"), full_page=True)
+            text = page.inner_text("body")
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("DOM.enable")
+            cdp.send("CSS.enable")
+            root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+            fonts = {
+                font["postScriptName"]
+                for node in cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": "body *"})["nodeIds"]
+                for font in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            }
+        finally:
+            browser.close()
+    assert "横展開事例集（令和8年度（2026年度）・令和8年10月20日現在）" in text
+    assert "勤怠集計の自動化" in text and "問い合わせ先" in text and "人事課 架空　総一" in text
+    assert fonts, "Chromium reported no fonts for the page's text"
+    drawn = set().union(*(glyphs(name) for name in fonts))
+    missing = sorted({ch for ch in text if not ch.isspace() and ord(ch) not in drawn})
+    assert not missing, f"characters without a glyph in the fonts used ({fonts}): {missing}"
