@@ -12,7 +12,7 @@ second); another database is read through SQLAlchemy. What they return is checke
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -21,7 +21,7 @@ from typing import Any, Protocol, overload
 from course.completion import Period, StaffCompletion, evaluate
 from course.config import Course
 from course.curriculum import Curriculum
-from course.models import Completion, Extension, Staff, Submission
+from course.models import NEUTRALISE, CellGrade, Completion, Extension, Neutralisation, Staff, Submission
 from course.years import PLAN_FILE, FiscalYear, YearPlan, plan_for, read_year_plans, year_roster
 
 # The course's staff table (created in course/gradebook.py; tests/test_records.py checks the columns agree).
@@ -29,6 +29,8 @@ STAFF_TABLE = "course_staff"
 STAFF_YEARS_TABLE = "course_staff_years"  # each 年度's roster
 COMPLETIONS_TABLE = "course_completions"  # every completion the course has recorded
 EXTENSIONS_TABLE = "course_extensions"  # HR's extensions and exemptions
+NEUTRALISED_TABLE = "course_neutralised_items"  # the items an instructor has neutralised (full marks for everyone)
+NEUTRALISATION_LOG_TABLE = "course_neutralisation_log"  # every neutralisation and restoration, append-only
 STAFF_FIELDS = ("name", "kana", "department", "section", "position", "grade", "promoter", "current")
 _STAFF = f"SELECT staff_id, {', '.join(STAFF_FIELDS)} FROM {STAFF_TABLE} ORDER BY staff_id"
 _STAFF_YEARS = (
@@ -43,19 +45,54 @@ _EXTENSIONS = (
 
 # nbgrader's tables. The score is nbgrader's Grade.score (the manual score if there is one, else the automatic one,
 # plus extra credit); the maximum is nbgrader's Assignment.max_score (its grade cells' and task cells' points).
-_SCORES = """
-SELECT sa.student_id, a.name, sa.timestamp,
-       SUM(CASE WHEN g.manual_score IS NOT NULL THEN g.manual_score + COALESCE(g.extra_credit, 0.0)
-                WHEN g.auto_score IS NOT NULL THEN g.auto_score + COALESCE(g.extra_credit, 0.0)
-                ELSE 0.0 END),
+_POINTS = """CASE WHEN g.manual_score IS NOT NULL THEN g.manual_score + COALESCE(g.extra_credit, 0.0)
+            WHEN g.auto_score IS NOT NULL THEN g.auto_score + COALESCE(g.extra_credit, 0.0)
+            ELSE 0.0 END"""
+_SCORES = f"""
+SELECT sa.id, sa.student_id, a.name, sa.timestamp,
+       SUM({_POINTS}),
        MAX(CASE WHEN g.needs_manual_grade THEN 1 ELSE 0 END)
 FROM submitted_assignment sa
 JOIN assignment a ON sa.assignment_id = a.id
 JOIN submitted_notebook sn ON sn.assignment_id = sa.id
 JOIN grade g ON g.notebook_id = sn.id
-WHERE a.course_id = :course AND a.name IN ({names})
+WHERE a.course_id = :course AND a.name IN ({{names}})
 GROUP BY sa.id, sa.student_id, a.name, sa.timestamp
 """
+# An item is an autograded test cell: a code grade cell that is not also an answer (solution) cell of its notebook.
+# Manually graded cells (reflections, graded answers) and tasks are not items.
+_ITEM_CELLS = """
+FROM assignment a
+JOIN notebook n ON n.assignment_id = a.id
+JOIN base_cell b ON b.notebook_id = n.id
+JOIN grade_cells gc ON gc.id = b.id
+{join}
+WHERE a.course_id = :course AND a.name IN ({names}) AND gc.cell_type = 'code'
+  AND NOT EXISTS (SELECT 1 FROM base_cell s JOIN solution_cells sc ON sc.id = s.id
+                  WHERE s.notebook_id = b.notebook_id AND s.name = b.name)
+"""
+_GRADED = """
+JOIN grade g ON g.cell_id = b.id
+JOIN submitted_notebook sn ON sn.id = g.notebook_id
+JOIN submitted_assignment sa ON sa.id = sn.assignment_id
+"""
+_ITEMS = "SELECT a.name, b.name, gc.max_score" + _ITEM_CELLS.replace("{join}", "")
+_CELL_GRADES = (
+    f"SELECT sa.student_id, a.name, sa.timestamp, b.name, gc.max_score, {_POINTS}"
+    + _ITEM_CELLS.replace("{join}", _GRADED)
+)
+# What a neutralised item adds to a submission: its full marks minus the points the submission got for it.
+_NEUTRALISED_POINTS = (
+    f"SELECT sa.id, SUM(gc.max_score - ({_POINTS}))"
+    + _ITEM_CELLS.replace(
+        "{join}", f"JOIN {NEUTRALISED_TABLE} ni ON ni.assignment = a.name AND ni.grade_id = b.name{_GRADED}"
+    )
+    + "GROUP BY sa.id"
+)
+_NEUTRALISED = f"SELECT assignment, grade_id, reason, neutralised_by, neutralised_at FROM {NEUTRALISED_TABLE}"
+_NEUTRALISATION_LOG = (
+    f'SELECT assignment, grade_id, reason, "by", at, action FROM {NEUTRALISATION_LOG_TABLE} ORDER BY id'
+)
 _MAXIMA = """
 SELECT a.name, SUM(c.max_score)
 FROM assignment a
@@ -170,18 +207,25 @@ def _day(value: date | str | None) -> date | None:
     return date.fromisoformat(value[:10])
 
 
-def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Submission]:
+def _about(course: Course, names: Sequence[str]) -> tuple[str, dict[str, object]]:
+    """The placeholders and parameters of a query about these assignments of the course."""
+    params: dict[str, object] = {"course": course.course_id, **{f"a{i}": name for i, name in enumerate(names)}}
+    return ", ".join(f":a{i}" for i in range(len(names))), params
+
+
+def load_submissions(*, course: Course, assignments: Iterable[str], neutralised: bool = True) -> list[Submission]:
     """The graded latest submission of every member of staff for the given assignments, in the given order.
 
-    Two aggregate queries for all assignments together; nbgrader's ``Gradebook.submission_dicts`` gives the same
-    scores with several correlated subqueries per assignment and takes minutes for a whole city.
+    An item an instructor neutralised counts its full marks in every submission (``neutralised=False``: the scores
+    as graded). Two aggregate queries for all assignments together, a third while any item is neutralised;
+    nbgrader's ``Gradebook.submission_dicts`` gives the same scores with several correlated subqueries per
+    assignment and takes minutes for a whole city.
     """
     names = list(assignments)
     if not names:
         return []
     order = {name: index for index, name in enumerate(names)}
-    params: dict[str, object] = {"course": course.course_id, **{f"a{i}": name for i, name in enumerate(names)}}
-    placeholders = ", ".join(f":a{i}" for i in range(len(names)))
+    placeholders, params = _about(course, names)
     maxima: dict[str, float] = {}
     with _reading(course) as read:
         if read is None:
@@ -190,18 +234,75 @@ def load_submissions(*, course: Course, assignments: Iterable[str]) -> list[Subm
             for name, points in read(_MAXIMA.format(cells=cells, names=placeholders), params):
                 maxima[name] = maxima.get(name, 0.0) + float(points or 0.0)
         rows = read(_SCORES.format(names=placeholders), params)
+        awarded: dict[str, float] = {}
+        if neutralised and NEUTRALISED_TABLE in read.tables:
+            awarded = {key: float(add) for key, add in read(_NEUTRALISED_POINTS.format(names=placeholders), params)}
     tz = course.timezone
-    rows.sort(key=lambda row: (order[row[1]], row[0]))
+    rows.sort(key=lambda row: (order[row[2]], row[1]))
     return [
         Submission(
             staff_id=student,
             assignment=name,
-            score=float(points),
+            score=float(points) + awarded.get(key, 0.0),
             max_score=maxima.get(name, 0.0),
             needs_manual_grade=bool(manual),
             timestamp=_local(stamp, tz),
         )
-        for student, name, stamp, points, manual in rows
+        for key, student, name, stamp, points, manual in rows
+    ]
+
+
+def load_items(*, course: Course, assignments: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per assignment, its items (autograded test cells) by grade_id with their points, as the gradebook has them."""
+    if not assignments:
+        return {}
+    placeholders, params = _about(course, assignments)
+    items: dict[str, dict[str, float]] = {}
+    with _reading(course) as read:
+        rows = [] if read is None else read(_ITEMS.format(names=placeholders), params)
+    for name, grade_id, points in sorted(rows):
+        items.setdefault(name, {})[grade_id] = float(points or 0.0)
+    return items
+
+
+def load_cell_grades(*, course: Course, assignments: Sequence[str]) -> list[CellGrade]:
+    """The points every submission got for each item (autograded test cell) of the given assignments, as graded:
+    a neutralisation changes nothing here."""
+    if not assignments:
+        return []
+    placeholders, params = _about(course, assignments)
+    with _reading(course) as read:
+        rows = [] if read is None else read(_CELL_GRADES.format(names=placeholders), params)
+    tz = course.timezone
+    return [
+        CellGrade(student, name, grade_id, float(points), float(maximum or 0.0), _local(stamp, tz))
+        for student, name, stamp, grade_id, maximum, points in rows
+    ]
+
+
+def load_neutralised(*, course: Course) -> list[Neutralisation]:
+    """The items neutralised now (course/gradebook.py set_neutralised)."""
+    with _reading(course) as read:
+        if read is None or NEUTRALISED_TABLE not in read.tables:
+            return []
+        rows = read(_NEUTRALISED, {})
+    tz = course.timezone
+    return [
+        Neutralisation(name, grade_id, reason, by, _local(at, tz), NEUTRALISE)
+        for name, grade_id, reason, by, at in sorted(rows)
+    ]
+
+
+def load_neutralisation_log(*, course: Course) -> list[Neutralisation]:
+    """Every neutralisation and restoration, oldest first."""
+    with _reading(course) as read:
+        if read is None or NEUTRALISATION_LOG_TABLE not in read.tables:
+            return []
+        rows = read(_NEUTRALISATION_LOG, {})
+    tz = course.timezone
+    return [
+        Neutralisation(name, grade_id, reason, by, _local(at, tz), action)
+        for name, grade_id, reason, by, at, action in rows
     ]
 
 
