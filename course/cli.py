@@ -236,7 +236,7 @@ def cmd_items(args: argparse.Namespace, course: Course) -> int:
             course=course, curriculum=cur, action=actions[words[0]], module_id=words[1], grade_id=words[2],
             reason=args.reason or "", by=args.by,
         )  # fmt: skip
-        done = "全員正解扱いにしました" if result.action.action == NEUTRALISE else "元に戻しました（採点どおりの点）"
+        done = "全員正解扱いにしました" if result.action.action == NEUTRALISE else "採点どおりの点に戻しました"
         why = f"理由: {result.action.reason}、" if result.action.reason else ""
         print(f"{result.module.id} の設問 {result.action.grade_id} を{done}（{why}実施: {result.action.by}）。")
         if not result.changes:

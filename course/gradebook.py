@@ -36,9 +36,9 @@ from sqlalchemy.engine import Engine
 if TYPE_CHECKING:
     from nbgrader.api import Gradebook
 
-from course.config import Course, CourseError
+from course.config import Course
 from course.curriculum import Curriculum
-from course.models import NEUTRALISE, RESTORE, Extension, ImportReport, Neutralisation, Staff
+from course.models import NEUTRALISE, Extension, ImportReport, Neutralisation, Staff
 from course.records import (
     COMPLETIONS_TABLE,
     EXTENSIONS_TABLE,
@@ -428,9 +428,9 @@ def record_completions(*, course: Course, curriculum: Curriculum) -> int:
     return len(new)
 
 
-def set_neutralised(*, course: Course, change: Neutralisation) -> None:
+def set_neutralised(*, course: Course, change: Neutralisation) -> bool:
     """Neutralise an item (``change.action`` 無効化) or restore it (取り消し), and log it, in one transaction.
-    Neutralising an item twice, or restoring one that is not neutralised, is refused and writes nothing."""
+    Returns False, writing nothing, when the item is already in that state."""
     table = neutralised_table
     stamp = change.at.astimezone(UTC).replace(tzinfo=None)
     where = (table.c.assignment == change.assignment, table.c.grade_id == change.grade_id)
@@ -439,26 +439,17 @@ def set_neutralised(*, course: Course, change: Neutralisation) -> None:
     try:
         with engine.begin() as connection:
             current = connection.execute(select(table).where(*where)).first()
+            if (current is not None) == (change.action == NEUTRALISE):
+                return False
             if change.action == NEUTRALISE:
-                if current is not None:
-                    msg = (
-                        f"{change.assignment} の設問 {change.grade_id} はすでに全員正解扱いです"
-                        f"（{current.reason}）。元に戻すには restore を使ってください。"
-                    )
-                    raise CourseError(msg)
                 connection.execute(
                     table.insert().values(
                         assignment=change.assignment, grade_id=change.grade_id, reason=change.reason,
                         neutralised_by=change.by, neutralised_at=stamp,
                     )
                 )  # fmt: skip
-            elif change.action == RESTORE:
-                if current is None:
-                    msg = f"{change.assignment} の設問 {change.grade_id} は全員正解扱いになっていません。"
-                    raise CourseError(msg)
-                connection.execute(table.delete().where(*where))
             else:
-                raise ValueError(change.action)
+                connection.execute(table.delete().where(*where))
             connection.execute(
                 neutralisation_log_table.insert().values(
                     at=stamp, by=change.by, action=change.action, assignment=change.assignment,
@@ -467,3 +458,4 @@ def set_neutralised(*, course: Course, change: Neutralisation) -> None:
             )  # fmt: skip
     finally:
         engine.dispose()
+    return True

@@ -361,14 +361,13 @@ def status_changes(
         now = later.get(person.staff.staff_id)
         if now is None:
             continue
+        staff_id = person.staff.staff_id
         for module_id, record in person.modules.items():
             if record.status is not now.modules[module_id].status:
-                new = now.modules[module_id].status
-                changes.append(StatusChange(person.staff.staff_id, module_id, record.status, new))
+                changes.append(StatusChange(staff_id, module_id, record.status, now.modules[module_id].status))
         for old, new in zip(person.tracks, now.tracks, strict=True):
             if old.status is not new.status:
-                name = curriculum.tracks[old.track_key].name
-                changes.append(StatusChange(person.staff.staff_id, name, old.status, new.status))
+                changes.append(StatusChange(staff_id, curriculum.tracks[old.track_key].name, old.status, new.status))
     return changes
 
 
@@ -405,7 +404,7 @@ def change_item(
         raise ValueError(action)
     reason = reason.strip()
     if action == NEUTRALISE and not reason:
-        msg = "全員正解扱いにする理由を --reason で書いてください（例: --reason \"採点テストの期待値の誤り\"）。"
+        msg = '全員正解扱いにする理由を --reason で書いてください（例: --reason "採点テストの期待値の誤り"）。'
         raise CourseError(msg)
     module = _item(course, curriculum, module_id, grade_id)
     at = at or datetime.now(course.timezone)
@@ -413,6 +412,11 @@ def change_item(
     from course.gradebook import set_neutralised
 
     before = completion_records(course=course, curriculum=curriculum, as_of=at)
-    set_neutralised(course=course, change=change)
+    if not set_neutralised(course=course, change=change):
+        if action == NEUTRALISE:
+            msg = f"{module.id} の設問 {grade_id} はすでに全員正解扱いです。元に戻すには restore を使ってください。"
+        else:
+            msg = f"{module.id} の設問 {grade_id} は全員正解扱いになっていません（元に戻すものがありません）。"
+        raise CourseError(msg)
     after = completion_records(course=course, curriculum=curriculum, as_of=at)
     return ItemChange(change, module, tuple(status_changes(before, after, curriculum)))

@@ -77,9 +77,8 @@ JOIN submitted_notebook sn ON sn.id = g.notebook_id
 JOIN submitted_assignment sa ON sa.id = sn.assignment_id
 """
 _ITEMS = "SELECT a.name, b.name, gc.max_score" + _ITEM_CELLS.replace("{join}", "")
-_CELL_GRADES = (
-    f"SELECT sa.student_id, a.name, sa.timestamp, b.name, gc.max_score, {_POINTS}"
-    + _ITEM_CELLS.replace("{join}", _GRADED)
+_CELL_GRADES = f"SELECT sa.student_id, a.name, sa.timestamp, b.name, gc.max_score, {_POINTS}" + _ITEM_CELLS.replace(
+    "{join}", _GRADED
 )
 # What a neutralised item adds to a submission: its full marks minus the points the submission got for it.
 _NEUTRALISED_POINTS = (

@@ -302,7 +302,9 @@ def test_the_command_prints_the_flags_and_what_neutralising_changed(cohort: Cour
     assert cli.main([*runtime, "items", "B01"]) == 0
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if "test_b:" in line)
-    assert line.startswith("    test_b: 配点 3、正答率 ") and line.endswith("← 成績上位者ほど不正解（設問の誤りの疑い）")
+    assert line.startswith("    test_b: 配点 3、正答率 ") and line.endswith(
+        "← 成績上位者ほど不正解（設問の誤りの疑い）"
+    )
     assert "注意が必要な設問: " in out and "項目分析_令和8年度_" in out
     assert cli.main([*runtime, "items", "neutralise", "B01", "test_b", "--reason", "期待値の誤り", "--by", "鈴木"]) == 0
     out = capsys.readouterr().out
