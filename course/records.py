@@ -178,10 +178,7 @@ def _staff(staff_id: str, name: str, kana: str, department: str, section: str, p
 
 def load_recorded(*, course: Course) -> list[Completion]:
     """Every module completion the course has recorded (course/gradebook.py record_completions)."""
-    with _reading(course) as read:
-        if read is None or COMPLETIONS_TABLE not in read.tables:
-            return []
-        rows = read(_RECORDED, {})
+    rows = _course_rows(course, COMPLETIONS_TABLE, _RECORDED)
     tz = course.timezone
     return [
         Completion(staff_id, module_id, _local(stamp, tz), float(ratio)) for staff_id, module_id, stamp, ratio in rows
@@ -190,10 +187,7 @@ def load_recorded(*, course: Course) -> list[Completion]:
 
 def load_extensions(*, course: Course) -> list[Extension]:
     """HR's extensions and exemptions, every year's."""
-    with _reading(course) as read:
-        if read is None or EXTENSIONS_TABLE not in read.tables:
-            return []
-        rows = read(_EXTENSIONS, {})
+    rows = _course_rows(course, EXTENSIONS_TABLE, _EXTENSIONS)
     return [
         Extension(staff_id, int(year), target, measure, _day(until), reason, note, _local(at, course.timezone), by)
         for staff_id, year, target, measure, until, reason, note, at, by in rows
@@ -279,26 +273,24 @@ def load_cell_grades(*, course: Course, assignments: Sequence[str]) -> list[Cell
     ]
 
 
+def _course_rows(course: Course, table: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of a query on one of the course's own tables; none before the gradebook or the table exists."""
+    with _reading(course) as read:
+        return [] if read is None or table not in read.tables else read(sql, {})
+
+
 def load_neutralised(*, course: Course) -> list[Neutralisation]:
     """The items neutralised now (course/gradebook.py set_neutralised)."""
-    with _reading(course) as read:
-        if read is None or NEUTRALISED_TABLE not in read.tables:
-            return []
-        rows = read(_NEUTRALISED, {})
-    tz = course.timezone
-    return [
-        Neutralisation(name, grade_id, reason, by, _local(at, tz), NEUTRALISE)
-        for name, grade_id, reason, by, at in sorted(rows)
-    ]
+    rows = [(*row, NEUTRALISE) for row in sorted(_course_rows(course, NEUTRALISED_TABLE, _NEUTRALISED))]
+    return _neutralisations(rows, course.timezone)
 
 
 def load_neutralisation_log(*, course: Course) -> list[Neutralisation]:
     """Every neutralisation and restoration, oldest first."""
-    with _reading(course) as read:
-        if read is None or NEUTRALISATION_LOG_TABLE not in read.tables:
-            return []
-        rows = read(_NEUTRALISATION_LOG, {})
-    tz = course.timezone
+    return _neutralisations(_course_rows(course, NEUTRALISATION_LOG_TABLE, _NEUTRALISATION_LOG), course.timezone)
+
+
+def _neutralisations(rows: Iterable[tuple[Any, ...]], tz: Any) -> list[Neutralisation]:
     return [
         Neutralisation(name, grade_id, reason, by, _local(at, tz), action)
         for name, grade_id, reason, by, at, action in rows
