@@ -20,7 +20,7 @@ import json
 import statistics
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -60,6 +60,10 @@ class Thresholds:
     reversed_below: float = -0.1  # a discrimination index at or below this: 成績上位者ほど不正解
 
 
+RANGES = {"min_attempts": (2, 100000), "nearly_nobody": (0.0, 1.0), "nearly_everybody": (0.0, 1.0),
+          "reversed_below": (-1.0, 1.0)}  # fmt: skip  # what each threshold may be
+
+
 def load_thresholds(path: Path) -> Thresholds:
     """The thresholds in ``path``; an unknown name or a value out of range is an error naming the file and key."""
     try:
@@ -67,19 +71,12 @@ def load_thresholds(path: Path) -> Thresholds:
     except tomllib.TOMLDecodeError as error:
         msg = f"{path} を読めません（TOML の書き方の誤り: {error}）。"
         raise CourseError(msg) from error
-    known = {f.name: f for f in fields(Thresholds)}
-    problems = [f"{key}（使えるのは {'・'.join(known)}）" for key in data if key not in known]
-    ranges = {
-        "min_attempts": (2, 100000),
-        "nearly_nobody": (0.0, 1.0),
-        "nearly_everybody": (0.0, 1.0),
-        "reversed_below": (-1.0, 1.0),
-    }
+    problems = [f"{key}（使えるのは {'・'.join(RANGES)}）" for key in data if key not in RANGES]
     for key, value in data.items():
-        if key in known:
-            low, high = ranges[key]
-            wrong_type = isinstance(value, bool) or not isinstance(value, int | float)
-            if wrong_type or (key == "min_attempts" and not isinstance(value, int)) or not low <= value <= high:
+        if key in RANGES:
+            low, high = RANGES[key]
+            number = isinstance(value, int if key == "min_attempts" else int | float) and not isinstance(value, bool)
+            if not number or not low <= value <= high:
                 problems.append(f"{key} = {value!r}（{low} 以上 {high} 以下の数にしてください）")
     if problems:
         msg = f"{path} の [items] に誤りがあります: " + "、".join(problems)
@@ -139,11 +136,13 @@ def analyse(
 ) -> list[ItemStats]:
     """Statistics and flags for each item (``items``: per assignment, its grade ids in the order to list them), from
     the points as graded. Pure."""
-    latest = latest_submissions(grades)
+    by_assignment: dict[str, list[dict[str, CellGrade]]] = {}
+    for (_, name), cells in sorted(latest_submissions(grades).items()):
+        by_assignment.setdefault(name, []).append(cells)
     off = {(n.assignment, n.grade_id): n for n in neutralised}
     results = []
     for module in modules:
-        submissions = [cells for (_, name), cells in sorted(latest.items()) if name == module.assignment]
+        submissions = by_assignment.get(module.assignment, [])
         for grade_id in items.get(module.assignment, ()):
             taken = [cells for cells in submissions if grade_id in cells]
             points = [cells[grade_id].score for cells in taken]
@@ -277,6 +276,7 @@ class ItemAnalysis:
     year: FiscalYear
     stats: tuple[ItemStats, ...]
     log: tuple[Neutralisation, ...]
+    thresholds: Thresholds
     workbook: Path | None = None
 
     @property
@@ -288,15 +288,16 @@ def analyse_items(*, course: Course, modules: Sequence[Module], as_of: datetime 
     """Every item of ``modules`` with its statistics and flags, and the log of neutralisations."""
     as_of = as_of or datetime.now(course.timezone)
     assignments = [m.assignment for m in modules]
+    thresholds = load_thresholds(course.settings_file(ITEM_SETTINGS))
     stats = analyse(
         grades=load_cell_grades(course=course, assignments=assignments),
         modules=modules,
         items=_items_in_order(course, modules),
-        thresholds=load_thresholds(course.settings_file(ITEM_SETTINGS)),
+        thresholds=thresholds,
         neutralised=load_neutralised(course=course),
     )
     log = [n for n in load_neutralisation_log(course=course) if n.assignment in assignments]
-    return ItemAnalysis(year=FiscalYear.of(as_of.date()), stats=tuple(stats), log=tuple(log))
+    return ItemAnalysis(FiscalYear.of(as_of.date()), tuple(stats), tuple(log), thresholds)
 
 
 def write_item_analysis(
@@ -310,17 +311,16 @@ def write_item_analysis(
     """The item analysis of ``modules`` as 項目分析_<年度>_<日付>現在.xlsx (sheets 設問別, 操作記録, 説明)."""
     generated_at = as_of or datetime.now(course.timezone)
     analysis = analyse_items(course=course, modules=modules, as_of=generated_at)
-    thresholds = load_thresholds(course.settings_file(ITEM_SETTINGS))
     tables = [
         items_table(analysis.stats, modules),
         log_table(analysis.log, modules),
-        notes_table(thresholds, generated_at),
+        notes_table(analysis.thresholds, generated_at),
     ]
     year = analysis.year
     titled = [replace(t, caption=caption(curriculum, f"項目分析（{t.title}）", year, generated_at)) for t in tables]
     path = (out_dir or course.export_dir) / file_name(WORKBOOK_STEM, year, generated_at.date(), ".xlsx")
     write_atomic(path, xlsx_bytes(titled))
-    return ItemAnalysis(year=year, stats=analysis.stats, log=analysis.log, workbook=path)
+    return replace(analysis, workbook=path)
 
 
 # ---------------------------------------------------------------- neutralising

@@ -76,15 +76,15 @@ JOIN grade g ON g.cell_id = b.id
 JOIN submitted_notebook sn ON sn.id = g.notebook_id
 JOIN submitted_assignment sa ON sa.id = sn.assignment_id
 """
-_ITEMS = "SELECT a.name, b.name, gc.max_score" + _ITEM_CELLS.replace("{join}", "")
-_CELL_GRADES = f"SELECT sa.student_id, a.name, sa.timestamp, b.name, gc.max_score, {_POINTS}" + _ITEM_CELLS.replace(
-    "{join}", _GRADED
+_ITEMS = "SELECT a.name, b.name, gc.max_score" + _ITEM_CELLS.format(join="", names="{names}")
+_CELL_GRADES = f"SELECT sa.student_id, a.name, sa.timestamp, b.name, gc.max_score, {_POINTS}" + _ITEM_CELLS.format(
+    join=_GRADED, names="{names}"
 )
 # What a neutralised item adds to a submission: its full marks minus the points the submission got for it.
 _NEUTRALISED_POINTS = (
     f"SELECT sa.id, SUM(gc.max_score - ({_POINTS}))"
-    + _ITEM_CELLS.replace(
-        "{join}", f"JOIN {NEUTRALISED_TABLE} ni ON ni.assignment = a.name AND ni.grade_id = b.name{_GRADED}"
+    + _ITEM_CELLS.format(
+        join=f"JOIN {NEUTRALISED_TABLE} ni ON ni.assignment = a.name AND ni.grade_id = b.name{_GRADED}", names="{names}"
     )
     + "GROUP BY sa.id"
 )
