@@ -252,6 +252,61 @@ def cmd_certificate(args: argparse.Namespace, course: Course) -> int:
     return 0 if result.valid else 1
 
 
+ITEMS_USAGE = (
+    "使い方: python -m course items [モジュール…]\n"
+    "        python -m course items neutralise モジュール 設問ID --reason 理由\n"
+    "        python -m course items restore モジュール 設問ID [--reason 理由]"
+)
+
+
+def cmd_items(args: argparse.Namespace, course: Course) -> int:
+    from course import curriculum, items
+    from course.lifecycle import select_modules
+    from course.models import NEUTRALISE, RESTORE
+
+    cur = curriculum.load_curriculum()
+    words = list(args.words)
+    actions = {"neutralise": NEUTRALISE, "restore": RESTORE}
+    if words and words[0] in actions:
+        if len(words) != 3:
+            print(ITEMS_USAGE, file=sys.stderr)
+            return 2
+        result = items.change_item(
+            course=course, curriculum=cur, action=actions[words[0]], module_id=words[1], grade_id=words[2],
+            reason=args.reason or "", by=args.by,
+        )  # fmt: skip
+        done = "全員正解扱いにしました" if result.action.action == NEUTRALISE else "採点どおりの点に戻しました"
+        why = f"理由: {result.action.reason}、" if result.action.reason else ""
+        print(f"{result.module.id} の設問 {result.action.grade_id} を{done}（{why}実施: {result.action.by}）。")
+        if not result.changes:
+            print("  修了状況が変わった職員はいません。")
+        for (what, before, after), count in result.summary().items():
+            print(f"  {what}: {before} → {after} {count} 人")
+        print("  人事課向けの一覧（export）と修了証（certificate）は、次に出力したときに反映されます。"
+              "発行済みの修了証はそのまま残ります。")  # fmt: skip
+        return 0
+    modules = select_modules(cur, course, words)
+    analysis = items.write_item_analysis(
+        course=course, curriculum=cur, modules=modules, out_dir=Path(args.out) if args.out else None
+    )
+    print(f"項目分析（{analysis.year.label}、各職員の最新の提出）:")
+    for module in modules:
+        stats = [s for s in analysis.stats if s.module_id == module.id]
+        attempts = max((s.attempts for s in stats), default=0)
+        print(f"  {module.id} {module.title}（受験者 {attempts} 人）")
+        for s in stats:
+            rate = "－" if s.pass_rate is None else f"{s.pass_rate:.0%}"
+            index = "－" if s.discrimination is None else f"{s.discrimination:+.2f}"
+            notes = [s.remark] if s.remark else []
+            if s.neutralised is not None:
+                notes.append(f"全員正解扱い（{items.describe(s.neutralised)}）")
+            mark = f"  ← {'／'.join(notes)}" if notes else ""
+            print(f"    {s.grade_id}: 配点 {s.max_score:g}、正答率 {rate}、識別力 {index}{mark}")
+    print(f"注意が必要な設問: {len(analysis.flagged)} 件")
+    print(f"  {analysis.workbook}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, course: Course) -> int:
     from course import demo  # imported here: only the demo needs the simulated answers
 
@@ -375,6 +430,19 @@ def build_parser() -> argparse.ArgumentParser:
         "certificate", cmd_certificate, "修了者の修了証（PDF）を発行します。verify 検証コード で真偽を確かめます"
     )
     cert.add_argument("action", nargs="*", metavar="verify 検証コード", help="省略時は発行。verify とコードで検証")
+    item = add(
+        "items",
+        cmd_items,
+        "設問（自動採点のテスト）ごとの正答率・識別力と注意を表示し、項目分析（Excel）を出力します。"
+        "neutralise で誤りのある設問を全員正解扱いにし、restore で元に戻します",
+    )
+    item.add_argument(
+        "words", nargs="*", metavar="モジュール…｜neutralise モジュール 設問ID｜restore モジュール 設問ID",
+        help="省略時は公開可能なすべてのモジュールを分析します",
+    )  # fmt: skip
+    item.add_argument("--reason", metavar="理由", help="全員正解扱いにする（または元に戻す）理由。記録に残ります")
+    item.add_argument("--by", metavar="氏名", help="記録に残す実施者（既定: ログイン中のユーザー名）")
+    item.add_argument("--out", metavar="フォルダ", help="項目分析の出力先（既定: gradebook/exports）")
     add("demo", cmd_demo, "架空の職員40人で、名簿取り込みから修了状況一覧の出力までを通して実行します")
     return parser
 

@@ -1,8 +1,12 @@
 """`make demo`: the whole course job on fictional staff, in a throwaway runtime folder.
 
 Roster import → build and release → simulated staff fetch, answer and submit through the real exchange →
-collect → autograde → simulated manual grading of some reflections → feedback → HR export.
+collect → autograde → simulated manual grading of some reflections → feedback → HR export → item analysis.
 The simulated answers are deterministic (seeded by 職員番号), so every run gives the same workbook.
+
+A planted broken item: in B05 練習4 (answer_genai), the simulated staff who know the material best give the answer
+that fails its first check (test_genai_1to4) and everybody else gives the right one, as if the check expected a
+wrong answer. The item analysis flags it 「成績上位者ほど不正解」, and the summary says so.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from course import (
     department_report,
     export,
     extensions,
+    items,
     lifecycle,
     records,
     reports,
@@ -53,6 +58,11 @@ PROFILES: dict[str, tuple[int, tuple[str, ...]]] = {
     "blank": (5, ("missing",)),  # opened it and submitted without answering
     "absent": (25, ()),  # never submitted
 }
+# The planted broken item (see the module docstring): (module, answer cell) → the answer the strong give, and the
+# test cell the item analysis should flag.
+PLANTED_ANSWER = ("B05", "answer_genai")
+PLANTED_KIND = "partial"  # demo/answers/b05.toml: misses 4 → test_genai_1to4 fails, test_genai_5to8 passes
+PLANTED_ITEM = ("B05", "test_genai_1to4")
 MANUALLY_GRADED_SHARE = 0.75  # the instructors have graded the reflections of this share of the staff so far
 CONSISTENCY = 0.85  # how often someone answers a module the way they usually do
 
@@ -167,6 +177,8 @@ def simulate_submission(
                 cell.source = rng.choice(answers.reflections)
             continue
         kind = rng.choice(PROFILES[profile][1])
+        if (module.id, meta["grade_id"]) == PLANTED_ANSWER and profile != "blank":
+            kind = PLANTED_KIND if profile == "correct" else "correct"
         if (source := answers.answer(meta["grade_id"], kind)) is not None:
             cell.source = source
     nbformat.write(notebook, path)
@@ -275,6 +287,7 @@ def run(
     case_list = cases.write_cases(course=course, at=end)
     progress_report = report.write_report(course=course, curriculum=cur)
     certificates = certificate.write_certificates(course=course, curriculum=cur)
+    analysis = items.write_item_analysis(course=course, curriculum=cur, modules=modules, as_of=end)
 
     people = records.completion_records(course=course, curriculum=cur, as_of=end)
     overdue = [p for p in people if any(t.overdue for t in p.tracks)]
@@ -295,12 +308,20 @@ def run(
     lines.append(f"  {year.full_label}: 期限超過 {len(overdue)} 人、猶予・免除 {len(granted.added)} 件")
     lines += [f"  前年度からの変更: {change}" for change in changes]
     lines += handed_in
+    lines.append(f"  項目分析: 注意が必要な設問 {len(analysis.flagged)} 件")
+    lines += [f"    {s.module_id} {s.grade_id}: {s.remark}" for s in analysis.flagged]
+    if PLANTED_ITEM[0] in {m.id for m in modules}:
+        lines.append(
+            f"    （{' の '.join(PLANTED_ITEM)} はデモが仕込んだ誤りのある設問です。全員正解扱いにするには: "
+            f"python -m course --runtime {runtime} items neutralise {' '.join(PLANTED_ITEM)} --reason 理由）"
+        )
     lines.append("出力ファイル:")
     lines += [f"  {progress_report.html}（進捗報告書: まずこれをブラウザーで開いてください）"]
     lines += [f"  {case_list.html}（横展開事例集 {case_list.count} 件）", f"  {case_list.workbook}"]
     lines += [f"  {result.workbook}", *(f"  {p}" for p in result.csv_files)]
     lines += [f"  {result.section_dir}/ に課別の未修了者一覧 {len(result.section_files)} 件（各課長に送る Excel）"]
     lines += [f"  {certificate.certificate_dir(course)}/ に修了証 {len(certificates)} 件（PDF）"]
+    lines += [f"  {analysis.workbook}（項目分析: 講師向け）"]
     lines.append("提出日時は、コース開始から今日までの数週間に散らした模擬のものです。")
     return result, lines
 

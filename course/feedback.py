@@ -44,6 +44,7 @@ STATUS_LABEL = {
 }
 OK, NG, PARTLY, PENDING = "合格", "不合格", "一部合格", "採点待ち"  # a check's or an exercise's result
 MANUAL_CHECK = "講師の採点"
+NEUTRALISED = "全員正解扱い"  # a check an instructor neutralised (course/items.py): full marks, with the reason
 HIDDEN_CHECK = "非公開の確認"  # the ename HideHiddenTests gives an error raised in the hidden part
 
 # A short Japanese hint for an error whose message is not Japanese (Python's own messages are English).
@@ -254,6 +255,8 @@ def exercises(cells: Iterable[NotebookNode]) -> list[Exercise]:
             score = None if pending else float(meta.get("score") or 0.0)
             manual = solution or utils.is_task(cell) or cell.cell_type == "markdown"
             label = MANUAL_CHECK if manual else check_label(cell.source, len(found[-1]["checks"]) + 1)
+            if meta.get("neutralised") is not None:
+                label += f"（{NEUTRALISED}: {meta['neutralised']}）"
             error = None if manual else last_error(cell)
             found[-1]["checks"].append(Check(label, float(meta.get("points") or 0.0), score, error, manual))
     return [
@@ -431,7 +434,10 @@ def plans(*, course: Course, curriculum: Curriculum, modules: Iterable[Module]) 
 class FeedbackGrades(GetGrades):
     """nbgrader's GetGrades; each graded cell also says whether it still waits for an instructor's grade, and an
     answer cell carries only the instructor's comment: nbgrader's own ("No response.", for an answer left as it was
-    released) becomes the flag ``unanswered``, which the page says in Japanese."""
+    released) becomes the flag ``unanswered``, which the page says in Japanese. A neutralised check gets its full
+    marks and the reason (``neutralised``), as the module's score does."""
+
+    neutralised = Dict(help="assignment → grade id → reason, for the items neutralised now").tag(config=True)
 
     def _get_comment(self, cell: NotebookNode, resources: dict) -> None:
         comment = self.gradebook.find_comment(
@@ -446,6 +452,10 @@ class FeedbackGrades(GetGrades):
         )
         cell.metadata.nbgrader["score"] = grade.score
         cell.metadata.nbgrader["points"] = grade.max_score
+        reason = self.neutralised.get(self.assignment_id, {}).get(cell.metadata["nbgrader"]["grade_id"])
+        if reason is not None:
+            cell.metadata.nbgrader["score"] = grade.max_score
+            cell.metadata.nbgrader["neutralised"] = reason
         cell.metadata.nbgrader["needs_manual_grade"] = bool(grade.needs_manual_grade)
 
 

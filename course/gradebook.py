@@ -40,8 +40,16 @@ if TYPE_CHECKING:
 
 from course.config import Course
 from course.curriculum import Curriculum
-from course.models import Extension, ImportReport, Staff
-from course.records import COMPLETIONS_TABLE, EXTENSIONS_TABLE, STAFF_FIELDS, STAFF_TABLE, STAFF_YEARS_TABLE
+from course.models import NEUTRALISE, Extension, ImportReport, Neutralisation, Staff
+from course.records import (
+    COMPLETIONS_TABLE,
+    EXTENSIONS_TABLE,
+    NEUTRALISATION_LOG_TABLE,
+    NEUTRALISED_TABLE,
+    STAFF_FIELDS,
+    STAFF_TABLE,
+    STAFF_YEARS_TABLE,
+)
 from course.years import FiscalYear
 
 metadata = MetaData()
@@ -188,6 +196,29 @@ case_adoptions_table = Table(
     Column("section", String(128), primary_key=True),  # the 課 that adopts it
     Column("at", DateTime, nullable=False),
     Column("by", String(64), nullable=False),
+)
+
+# Items (autograded test cells) an instructor neutralised: every submission of the assignment counts the cell's full
+# marks (course/records.py load_submissions). Restoring deletes the row; the log keeps both actions.
+neutralised_table = Table(
+    NEUTRALISED_TABLE,
+    metadata,
+    Column("assignment", String(128), primary_key=True),  # nbgrader's assignment name (b05)
+    Column("grade_id", String(128), primary_key=True),
+    Column("reason", String(512), nullable=False),
+    Column("neutralised_by", String(64), nullable=False),
+    Column("neutralised_at", DateTime, nullable=False),  # naive UTC
+)
+neutralisation_log_table = Table(
+    NEUTRALISATION_LOG_TABLE,
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("by", String(64), nullable=False),
+    Column("action", String(8), nullable=False),  # 無効化 / 取り消し
+    Column("assignment", String(128), nullable=False),
+    Column("grade_id", String(128), nullable=False),
+    Column("reason", String(512), nullable=False),
 )
 
 
@@ -432,14 +463,17 @@ def _extension_text(values: dict[str, Any]) -> str:
 def record_completions(*, course: Course, curriculum: Curriculum) -> int:
     """Record every module completion in the gradebook that the course has not recorded yet, with the department
     and grade the person had in the 年度 of the completion, so that a later submission replacing it (a retake next
-    year) loses nothing. Autograding is what replaces submissions, so it calls this first (and afterwards). Returns how many were added."""
+    year) loses nothing. Autograding is what replaces submissions, so it calls this first (and afterwards). Returns how many were added.
+
+    Only passes as graded are recorded: a pass that needs a neutralised item stays live, so restoring the item
+    takes it back."""
     from course.completion import ModuleStatus, module_record
     from course.records import load_rosters, load_staff, load_submissions
 
     modules = {m.assignment: m for m in curriculum.available(course.source_dir)}
     passed = [
         (s, record)
-        for s in load_submissions(course=course, assignments=list(modules))
+        for s in load_submissions(course=course, assignments=list(modules), neutralised=False)
         if (record := module_record(modules[s.assignment], s)).status is ModuleStatus.PASSED and s.timestamp
     ]
     if not passed:
@@ -483,3 +517,36 @@ def record_completions(*, course: Course, curriculum: Curriculum) -> int:
     finally:
         engine.dispose()
     return len(new)
+
+
+def set_neutralised(*, course: Course, change: Neutralisation) -> bool:
+    """Neutralise an item (``change.action`` 無効化) or restore it (取り消し), and log it, in one transaction.
+    Returns False, writing nothing, when the item is already in that state."""
+    table = neutralised_table
+    stamp = change.at.astimezone(UTC).replace(tzinfo=None)
+    where = (table.c.assignment == change.assignment, table.c.grade_id == change.grade_id)
+    ensure_database(course)
+    engine = create_engine(course.db_url)
+    try:
+        with engine.begin() as connection:
+            current = connection.execute(select(table).where(*where)).first()
+            if (current is not None) == (change.action == NEUTRALISE):
+                return False
+            if change.action == NEUTRALISE:
+                connection.execute(
+                    table.insert().values(
+                        assignment=change.assignment, grade_id=change.grade_id, reason=change.reason,
+                        neutralised_by=change.by, neutralised_at=stamp,
+                    )
+                )  # fmt: skip
+            else:
+                connection.execute(table.delete().where(*where))
+            connection.execute(
+                neutralisation_log_table.insert().values(
+                    at=stamp, by=change.by, action=change.action, assignment=change.assignment,
+                    grade_id=change.grade_id, reason=change.reason,
+                )
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    return True

@@ -15,6 +15,7 @@ from course.autograde.preprocessors import HideHiddenTests
 from course.config import Course, CourseError
 from course.curriculum import CURRICULUM_FILE, Curriculum, Module, load_curriculum
 from course.gradebook import ensure_database
+from course.records import load_neutralised
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,10 @@ def feedback(*, course: Course, modules: Iterable[Module]) -> StepReport:
     extra.FeedbackPage.plans = page.plans(
         course=course, curriculum=load_curriculum(course.settings_file(CURRICULUM_FILE)), modules=modules
     )
+    neutralised: dict[str, dict[str, str]] = {}
+    for item in load_neutralised(course=course):
+        neutralised.setdefault(item.assignment, {})[item.grade_id] = item.reason
+    extra.FeedbackGrades.neutralised = neutralised
     api = _api(course, extra)
     done = []
     notes: list[str] = []

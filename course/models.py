@@ -50,6 +50,33 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class CellGrade:
+    """The points one submission got for one item (an autograded test cell), as graded (from the gradebook)."""
+
+    staff_id: str
+    assignment: str
+    grade_id: str  # the cell's nbgrader grade id, e.g. test_mails_1to4
+    score: float
+    max_score: float
+    timestamp: datetime | None  # the submission's, timezone-aware
+
+
+NEUTRALISE, RESTORE = "無効化", "取り消し"  # what an instructor did to an item (Neutralisation.action)
+
+
+@dataclass(frozen=True)
+class Neutralisation:
+    """An item an instructor neutralised (every submission gets its full marks) or restored, with why, who and when."""
+
+    assignment: str
+    grade_id: str
+    reason: str
+    by: str
+    at: datetime  # timezone-aware
+    action: str = NEUTRALISE
+
+
+@dataclass(frozen=True)
 class Completion:
     """A module completion as the course recorded it (kept when nbgrader later replaces the submission)."""
 

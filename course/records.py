@@ -12,7 +12,7 @@ second); another database is read through SQLAlchemy. What they return is checke
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -22,7 +22,7 @@ from typing import Any, Protocol, overload
 from course.completion import Period, StaffCompletion, evaluate
 from course.config import Course
 from course.curriculum import Curriculum
-from course.models import Completion, Extension, Staff, Submission
+from course.models import NEUTRALISE, CellGrade, Completion, Extension, Neutralisation, Staff, Submission
 from course.years import PLAN_FILE, FiscalYear, YearPlan, plan_for, read_year_plans, year_roster
 
 # The course's staff table (created in course/gradebook.py; tests/test_records.py checks the columns agree).
@@ -30,6 +30,8 @@ STAFF_TABLE = "course_staff"
 STAFF_YEARS_TABLE = "course_staff_years"  # each 年度's roster
 COMPLETIONS_TABLE = "course_completions"  # every completion the course has recorded
 EXTENSIONS_TABLE = "course_extensions"  # HR's extensions and exemptions
+NEUTRALISED_TABLE = "course_neutralised_items"  # the items an instructor has neutralised (full marks for everyone)
+NEUTRALISATION_LOG_TABLE = "course_neutralisation_log"  # every neutralisation and restoration, append-only
 STAFF_FIELDS = ("name", "kana", "department", "section", "position", "grade", "promoter", "current")
 _STAFF = f"SELECT staff_id, {', '.join(STAFF_FIELDS)} FROM {STAFF_TABLE} {{where}} ORDER BY staff_id"
 _STAFF_YEARS = (
@@ -44,20 +46,19 @@ _EXTENSIONS = (
 
 # nbgrader's tables. The score is nbgrader's Grade.score (the manual score if there is one, else the automatic one,
 # plus extra credit); the maximum is nbgrader's Assignment.max_score (its grade cells' and task cells' points).
-# Grades are summed per submitted notebook first and matched to their submissions in Python: one join of every grade
-# row with three tables keyed by text ids took twice as long as these two queries together.
-_NOTEBOOK_SCORES = """
-SELECT notebook_id,
-       SUM(CASE WHEN manual_score IS NOT NULL THEN manual_score + COALESCE(extra_credit, 0.0)
-                WHEN auto_score IS NOT NULL THEN auto_score + COALESCE(extra_credit, 0.0)
-                ELSE 0.0 END),
-       MAX(CASE WHEN needs_manual_grade THEN 1 ELSE 0 END)
-FROM grade
-{where}
-GROUP BY notebook_id
+# The points of a graded cell (_POINTS). Grades are summed per submitted notebook first and matched to their submissions
+# in Python: one join of every grade row with three tables keyed by text ids took twice as long as these two queries.
+_POINTS = """CASE WHEN g.manual_score IS NOT NULL THEN g.manual_score + COALESCE(g.extra_credit, 0.0)
+            WHEN g.auto_score IS NOT NULL THEN g.auto_score + COALESCE(g.extra_credit, 0.0)
+            ELSE 0.0 END"""
+_NOTEBOOK_SCORES = f"""
+SELECT g.notebook_id, SUM({_POINTS}), MAX(CASE WHEN g.needs_manual_grade THEN 1 ELSE 0 END)
+FROM grade g
+{{where}}
+GROUP BY g.notebook_id
 """
 # One person's notebooks (the staff's own service reads one person per page).
-_OWN_NOTEBOOKS = """WHERE notebook_id IN (
+_OWN_NOTEBOOKS = """WHERE g.notebook_id IN (
     SELECT sn.id FROM submitted_notebook sn JOIN submitted_assignment sa ON sn.assignment_id = sa.id
     WHERE sa.student_id = :student)"""
 _SUBMITTED = """
@@ -67,6 +68,39 @@ JOIN submitted_assignment sa ON sa.assignment_id = a.id
 JOIN submitted_notebook sn ON sn.assignment_id = sa.id
 WHERE a.course_id = :course AND a.name IN ({names}) {student}
 """
+# An item is an autograded test cell: a code grade cell that is not also an answer (solution) cell of its notebook.
+# Manually graded cells (reflections, graded answers) and tasks are not items.
+_ITEM_CELLS = """
+FROM assignment a
+JOIN notebook n ON n.assignment_id = a.id
+JOIN base_cell b ON b.notebook_id = n.id
+JOIN grade_cells gc ON gc.id = b.id
+{join}
+WHERE a.course_id = :course AND a.name IN ({names}) AND gc.cell_type = 'code'
+  AND NOT EXISTS (SELECT 1 FROM base_cell s JOIN solution_cells sc ON sc.id = s.id
+                  WHERE s.notebook_id = b.notebook_id AND s.name = b.name)
+"""
+_GRADED = """
+JOIN grade g ON g.cell_id = b.id
+JOIN submitted_notebook sn ON sn.id = g.notebook_id
+JOIN submitted_assignment sa ON sa.id = sn.assignment_id
+"""
+_ITEMS = "SELECT a.name, b.name, gc.max_score" + _ITEM_CELLS.format(join="", names="{names}")
+_CELL_GRADES = f"SELECT sa.student_id, a.name, sa.timestamp, b.name, gc.max_score, {_POINTS}" + _ITEM_CELLS.format(
+    join=_GRADED, names="{names}"
+)
+# What a neutralised item adds to a submission: its full marks minus the points the submission got for it.
+_NEUTRALISED_POINTS = (
+    f"SELECT sa.id, SUM(gc.max_score - ({_POINTS}))"
+    + _ITEM_CELLS.format(
+        join=f"JOIN {NEUTRALISED_TABLE} ni ON ni.assignment = a.name AND ni.grade_id = b.name{_GRADED}", names="{names}"
+    )
+    + "GROUP BY sa.id"
+)
+_NEUTRALISED = f"SELECT assignment, grade_id, reason, neutralised_by, neutralised_at FROM {NEUTRALISED_TABLE}"
+_NEUTRALISATION_LOG = (
+    f'SELECT assignment, grade_id, reason, "by", at, action FROM {NEUTRALISATION_LOG_TABLE} ORDER BY id'
+)
 _MAXIMA = """
 SELECT a.name, SUM(c.max_score)
 FROM assignment a
@@ -155,10 +189,7 @@ def _staff(staff_id: str, name: str, kana: str, department: str, section: str, p
 
 def load_recorded(*, course: Course) -> list[Completion]:
     """Every module completion the course has recorded (course/gradebook.py record_completions)."""
-    with _reading(course) as read:
-        if read is None or COMPLETIONS_TABLE not in read.tables:
-            return []
-        rows = read(_RECORDED, {})
+    rows = _course_rows(course, COMPLETIONS_TABLE, _RECORDED)
     tz = course.timezone
     return [
         Completion(staff_id, module_id, _local(stamp, tz), float(ratio)) for staff_id, module_id, stamp, ratio in rows
@@ -167,10 +198,7 @@ def load_recorded(*, course: Course) -> list[Completion]:
 
 def load_extensions(*, course: Course) -> list[Extension]:
     """HR's extensions and exemptions, every year's."""
-    with _reading(course) as read:
-        if read is None or EXTENSIONS_TABLE not in read.tables:
-            return []
-        rows = read(_EXTENSIONS, {})
+    rows = _course_rows(course, EXTENSIONS_TABLE, _EXTENSIONS)
     return [
         Extension(staff_id, int(year), target, measure, _day(until), reason, note, _local(at, course.timezone), by)
         for staff_id, year, target, measure, until, reason, note, at, by in rows
@@ -183,19 +211,27 @@ def _day(value: date | str | None) -> date | None:
     return date.fromisoformat(value[:10])
 
 
-def load_submissions(*, course: Course, assignments: Iterable[str], staff_id: str | None = None) -> list[Submission]:
+def _about(course: Course, names: Sequence[str]) -> tuple[str, dict[str, object]]:
+    """The placeholders and parameters of a query about these assignments of the course."""
+    params: dict[str, object] = {"course": course.course_id, **{f"a{i}": name for i, name in enumerate(names)}}
+    return ", ".join(f":a{i}" for i in range(len(names))), params
+
+
+def load_submissions(
+    *, course: Course, assignments: Iterable[str], staff_id: str | None = None, neutralised: bool = True
+) -> list[Submission]:
     """The graded latest submission of every member of staff (or of ``staff_id`` only) for the given assignments, in
     the given order.
 
-    A few plain queries for all assignments together; nbgrader's ``Gradebook.submission_dicts`` gives the same
-    scores with several correlated subqueries per assignment and takes minutes for a whole city.
+    An item an instructor neutralised counts its full marks in every submission (``neutralised=False``: the scores
+    as graded). A few plain queries for all assignments together; nbgrader's ``Gradebook.submission_dicts`` gives
+    the same scores with several correlated subqueries per assignment and takes minutes for a whole city.
     """
     names = list(assignments)
     if not names:
         return []
     order = {name: index for index, name in enumerate(names)}
-    params: dict[str, object] = {"course": course.course_id, **{f"a{i}": name for i, name in enumerate(names)}}
-    placeholders = ", ".join(f":a{i}" for i in range(len(names)))
+    placeholders, params = _about(course, names)
     student = ""
     if staff_id is not None:
         student, params["student"] = "AND sa.student_id = :student", staff_id
@@ -209,6 +245,9 @@ def load_submissions(*, course: Course, assignments: Iterable[str], staff_id: st
             for name, points in read(_MAXIMA.format(cells=cells, names=placeholders), params):
                 maxima[name] = maxima.get(name, 0.0) + float(points or 0.0)
         submitted = read(_SUBMITTED.format(names=placeholders, student=student), params)
+        awarded: dict[str, float] = {}
+        if neutralised and NEUTRALISED_TABLE in read.tables:
+            awarded = {key: float(add) for key, add in read(_NEUTRALISED_POINTS.format(names=placeholders), params)}
         notebooks = scores.result()
     # One row per submitted notebook: an assignment's score is the sum over its graded notebooks.
     graded: dict[str, list[Any]] = {}
@@ -217,22 +256,74 @@ def load_submissions(*, course: Course, assignments: Iterable[str], staff_id: st
             continue  # not graded yet
         points, manual = score
         if (row := graded.get(submission_id)) is None:
-            graded[submission_id] = [student, name, stamp, float(points), manual]
+            graded[submission_id] = [submission_id, student, name, stamp, float(points), manual]
         else:
-            row[3] += float(points)
-            row[4] = max(row[4], manual)
-    rows = sorted(graded.values(), key=lambda row: (order[row[1]], row[0]))
+            row[4] += float(points)
+            row[5] = max(row[5], manual)
+    rows = sorted(graded.values(), key=lambda row: (order[row[2]], row[1]))
     tz = course.timezone
     return [
         Submission(
             staff_id=student,
             assignment=name,
-            score=points,
+            score=points + awarded.get(key, 0.0),
             max_score=maxima.get(name, 0.0),
             needs_manual_grade=bool(manual),
             timestamp=_local(stamp, tz),
         )
-        for student, name, stamp, points, manual in rows
+        for key, student, name, stamp, points, manual in rows
+    ]
+
+
+def load_items(*, course: Course, assignments: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per assignment, its items (autograded test cells) by grade_id with their points, as the gradebook has them."""
+    if not assignments:
+        return {}
+    placeholders, params = _about(course, assignments)
+    items: dict[str, dict[str, float]] = {}
+    with _reading(course) as read:
+        rows = [] if read is None else read(_ITEMS.format(names=placeholders), params)
+    for name, grade_id, points in sorted(rows):
+        items.setdefault(name, {})[grade_id] = float(points or 0.0)
+    return items
+
+
+def load_cell_grades(*, course: Course, assignments: Sequence[str]) -> list[CellGrade]:
+    """The points every submission got for each item (autograded test cell) of the given assignments, as graded:
+    a neutralisation changes nothing here."""
+    if not assignments:
+        return []
+    placeholders, params = _about(course, assignments)
+    with _reading(course) as read:
+        rows = [] if read is None else read(_CELL_GRADES.format(names=placeholders), params)
+    tz = course.timezone
+    return [
+        CellGrade(student, name, grade_id, float(points), float(maximum or 0.0), _local(stamp, tz))
+        for student, name, stamp, grade_id, maximum, points in rows
+    ]
+
+
+def _course_rows(course: Course, table: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of a query on one of the course's own tables; none before the gradebook or the table exists."""
+    with _reading(course) as read:
+        return [] if read is None or table not in read.tables else read(sql, {})
+
+
+def load_neutralised(*, course: Course) -> list[Neutralisation]:
+    """The items neutralised now (course/gradebook.py set_neutralised)."""
+    rows = [(*row, NEUTRALISE) for row in sorted(_course_rows(course, NEUTRALISED_TABLE, _NEUTRALISED))]
+    return _neutralisations(rows, course.timezone)
+
+
+def load_neutralisation_log(*, course: Course) -> list[Neutralisation]:
+    """Every neutralisation and restoration, oldest first."""
+    return _neutralisations(_course_rows(course, NEUTRALISATION_LOG_TABLE, _NEUTRALISATION_LOG), course.timezone)
+
+
+def _neutralisations(rows: Iterable[tuple[Any, ...]], tz: Any) -> list[Neutralisation]:
+    return [
+        Neutralisation(name, grade_id, reason, by, _local(at, tz), action)
+        for name, grade_id, reason, by, at, action in rows
     ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import shutil
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -109,9 +110,15 @@ def make_cohort(
     seed: int = 1,
     share: float = 0.8,
     every_module: bool = False,
+    planted: Mapping[tuple[str, str], str] | None = None,
 ) -> list[Staff]:
     """Staff, and for each of them a graded submission of each module of their tracks (or, with ``every_module``,
-    of all modules: the largest gradebook a city could have) with probability ``share``."""
+    of all modules: the largest gradebook a city could have) with probability ``share``.
+
+    A test cell's points follow the person's ability, except for ``planted`` items, {(module id, grade id): kind}:
+    "hard" (nobody gets a point), "easy" (everybody gets full marks), "reversed" (full marks for the weaker half by
+    ability, nothing for the stronger half: a broken item)."""
+    planted = planted or {}
     rng = random.Random(seed)
     staff = make_staff(staff_count, seed=seed)
     sync_staff(course=course, staff=staff)
@@ -157,6 +164,9 @@ def make_cohort(
                     manual = cell_type == "markdown"
                     graded = not manual or rng.random() < 0.8
                     score = float(round(points * min(1.0, max(0.0, rng.gauss(ability + 0.25, 0.3)))))
+                    kind = planted.get((module_id, name))
+                    if kind is not None:
+                        score = {"hard": 0.0, "easy": points, "reversed": points if ability < 0.5 else 0.0}[kind]
                     grades.append(
                         {
                             "id": uuid.uuid4().hex,

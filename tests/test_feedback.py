@@ -272,6 +272,16 @@ def test_exercises_group_each_answer_with_its_checks():
     ]
 
 
+def test_a_neutralised_check_says_so_and_counts_as_passed():
+    nb = _graded_notebook()
+    failed = nb.cells[3]
+    failed.metadata.nbgrader.update(score=2.0, neutralised="採点テストの誤り")  # as FeedbackGrades leaves it
+    checks = feedback.exercises(nb.cells)[0].checks
+    assert [(c.label, c.result, c.message) for c in checks[1:2]] == [
+        ("ファイルを読めるか（全員正解扱い: 採点テストの誤り）", feedback.OK, None)
+    ]
+
+
 def test_the_template_renders_a_crafted_page_in_japanese_without_paths_or_markup_from_the_answer():
     page = _render(_graded_notebook(), _plan(1, 7, status=feedback.AWAITING))
     text = _text(page)

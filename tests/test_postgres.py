@@ -8,15 +8,19 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from nbgrader.api import Gradebook
 
-from course import demo, export, lifecycle, roster
+from course import demo, export, items, lifecycle, records, roster
 from course.autograde import grader
 from course.config import Course
 from course.curriculum import load_curriculum
+from course.models import NEUTRALISE
+from tests import synthetic
 from tests.conftest import STAFF_ROWS, write_csv
 
 pytestmark = pytest.mark.pipeline
@@ -90,3 +94,36 @@ def test_pipeline_on_postgresql(course_root: Path, tmp_path: Path, postgres_url:
     assert scores["100002"][0] == 0
     result = export.export(course=course, curriculum=load_curriculum())
     assert result.staff_count == len(STAFF_ROWS)
+
+
+def test_item_analysis_and_neutralising_on_postgresql(tmp_path: Path, postgres_url: str):
+    """The item readers and the neutralised scores give on PostgreSQL what they give on SQLite for the same cohort."""
+    sockets = postgres_url.split("host=")[1].split("&")[0]
+    subprocess.run(
+        [_server_binaries() / "createdb", "-h", sockets, "-p", "5439", "-U", "postgres", "items"], check=True
+    )
+    curriculum = load_curriculum()
+    today = date(2026, 11, 27)
+    at = datetime(2026, 11, 27, 18, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    results = []
+    for name, url in (("sqlite", None), ("postgresql", postgres_url.replace("/gradebook?", "/items?"))):
+        course = synthetic.course_folder(tmp_path / name)
+        if url is not None:
+            course.config.CourseDirectory.db_url = url
+        synthetic.make_cohort(
+            course=course, curriculum=curriculum, staff_count=60, today=today, seed=3,
+            planted={("B01", "test_b"): "reversed"},
+        )  # fmt: skip
+        modules = curriculum.available(course.source_dir)
+        stats = items.analyse_items(course=course, modules=modules, as_of=at).stats
+        change = items.change_item(
+            course=course, curriculum=curriculum, action=NEUTRALISE, module_id="B01", grade_id="test_b",
+            reason="誤り", by="講師", at=at,
+        )  # fmt: skip
+        names = [m.assignment for m in modules]
+        scores = sorted(
+            (s.staff_id, s.assignment, s.score) for s in records.load_submissions(course=course, assignments=names)
+        )
+        results.append((stats, change.changes, scores, records.load_neutralisation_log(course=course)))
+    assert results[0] == results[1]
+    assert results[0][1]  # neutralising changed someone's completion

@@ -11,7 +11,15 @@ from nbgrader.api import Grade, SubmittedAssignment, SubmittedNotebook
 from course.config import Course
 from course.gradebook import ensure_database, open_gradebook, staff_table, sync_staff
 from course.models import Staff, Submission
-from course.records import STAFF_FIELDS, load_staff, load_submissions
+from course.records import (
+    STAFF_FIELDS,
+    load_cell_grades,
+    load_items,
+    load_neutralisation_log,
+    load_neutralised,
+    load_staff,
+    load_submissions,
+)
 
 
 def test_the_readers_select_the_columns_the_staff_table_has():
@@ -23,6 +31,11 @@ def test_no_gradebook_yet_reads_as_nobody(course: Course):
     """Before the first roster import there is no database file: the readers return nothing and create nothing."""
     assert course.gradebook_file is not None and not course.gradebook_file.exists()
     assert load_staff(course=course) == [] and load_submissions(course=course, assignments=["b00"]) == []
+    assert (
+        load_cell_grades(course=course, assignments=["b00"]) == []
+        and load_items(course=course, assignments=["b00"]) == {}
+    )
+    assert load_neutralised(course=course) == [] and load_neutralisation_log(course=course) == []
     assert not course.gradebook_file.exists()
 
 

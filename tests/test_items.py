@@ -1,0 +1,316 @@
+"""Item analysis and neutralising an item: every number checked against plain SQL over nbgrader's tables.
+
+The independent side reads the per-cell grades with its own SQL (nbgrader's score rule written out) and computes
+pass rates, means and correlations with plain Python; it shares nothing with course.items or course.records.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections import defaultdict
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+
+from course import cli, export, items, records
+from course.config import Course, CourseError
+from course.curriculum import load_curriculum
+from course.gradebook import record_completions
+from course.items import Flag
+from course.models import NEUTRALISE, RESTORE, CellGrade
+from tests import synthetic
+
+TODAY = date(2026, 11, 27)
+JST = ZoneInfo("Asia/Tokyo")
+AT = datetime(2026, 11, 27, 18, 0, tzinfo=JST)
+PLANTED = {("B01", "test_b"): "reversed", ("B07", "test_c"): "hard", ("B00", "test_a"): "easy"}
+EXPECTED_FLAGS = {("B01", "test_b"): Flag.REVERSED, ("B07", "test_c"): Flag.HARD, ("B00", "test_a"): Flag.EASY}
+CELL_SQL = """
+SELECT sa.student_id, a.name, bc.name, gc.max_score, gc.cell_type,
+       CASE WHEN g.manual_score IS NOT NULL THEN g.manual_score + COALESCE(g.extra_credit, 0)
+            WHEN g.auto_score IS NOT NULL THEN g.auto_score + COALESCE(g.extra_credit, 0)
+            ELSE 0 END,
+       g.needs_manual_grade
+FROM grade g
+JOIN base_cell bc ON bc.id = g.cell_id
+JOIN grade_cells gc ON gc.id = bc.id
+JOIN submitted_notebook sn ON sn.id = g.notebook_id
+JOIN submitted_assignment sa ON sa.id = sn.assignment_id
+JOIN assignment a ON a.id = sa.assignment_id
+"""
+
+
+def _cohort(root: Path) -> Course:
+    course = synthetic.course_folder(root)
+    synthetic.make_cohort(
+        course=course, curriculum=load_curriculum(), staff_count=160, today=TODAY, seed=5, share=0.9, planted=PLANTED
+    )
+    return course
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Course:
+    """A cohort the read-only tests share."""
+    return _cohort(tmp_path_factory.mktemp("items"))
+
+
+@pytest.fixture
+def cohort(tmp_path: Path) -> Course:
+    """A cohort of its own, for a test that neutralises."""
+    return _cohort(tmp_path / "course")
+
+
+def _cells(course: Course) -> dict[tuple[str, str], dict[str, tuple[float, float, str, bool]]]:
+    """Per (student, assignment): grade id → (points, max, cell type, needs manual grade), from plain SQL."""
+    assert course.gradebook_file is not None
+    with sqlite3.connect(course.gradebook_file) as db:
+        rows = db.execute(CELL_SQL).fetchall()
+    cells: dict[tuple[str, str], dict[str, tuple[float, float, str, bool]]] = defaultdict(dict)
+    for student, assignment, grade_id, maximum, cell_type, points, manual in rows:
+        cells[student, assignment][grade_id] = (float(points), float(maximum), cell_type, bool(manual))
+    return cells
+
+
+def _pearson(xs: list[float], ys: list[float]) -> float | None:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    return None if sxx == 0 or syy == 0 else sxy / math.sqrt(sxx * syy)
+
+
+def _modules(course: Course):
+    return load_curriculum().available(course.source_dir)
+
+
+def test_item_statistics_equal_a_plain_sql_recomputation(shared: Course):
+    """Attempts, passes, mean points and the item–rest correlation of every test cell match plain SQL."""
+    cells = _cells(shared)
+    analysis = items.analyse_items(course=shared, modules=_modules(shared), as_of=AT)
+    ours = {(s.module_id, s.grade_id): s for s in analysis.stats}
+    modules = {m.assignment: m.id for m in _modules(shared)}
+    expected = {}
+    for assignment, module_id in modules.items():
+        submissions = [c for (_, a), c in cells.items() if a == assignment]
+        tests = sorted({g for c in submissions for g, v in c.items() if v[2] == "code"})
+        for grade_id in tests:
+            points = [c[grade_id][0] for c in submissions]
+            rest = [sum(v[0] for g, v in c.items() if v[2] == "code" and g != grade_id) for c in submissions]
+            maximum = submissions[0][grade_id][1]
+            expected[module_id, grade_id] = (
+                len(points), sum(p == maximum for p in points), sum(points) / len(points), _pearson(points, rest)
+            )  # fmt: skip
+    assert len(expected) == 3 * len(modules)  # the reflection (a manually graded cell) is not an item
+    assert set(ours) == set(expected)
+    for key, (attempts, passed, mean, r) in expected.items():
+        stat = ours[key]
+        assert (stat.attempts, stat.passed) == (attempts, passed), key
+        assert stat.mean_score == pytest.approx(mean), key
+        assert stat.discrimination == pytest.approx(r), key
+    assert sum(s.attempts for s in analysis.stats) > 1000
+
+
+def test_the_planted_items_are_flagged_and_ordinary_ones_are_not(shared: Course):
+    analysis = items.analyse_items(course=shared, modules=_modules(shared), as_of=AT)
+    stats = {(s.module_id, s.grade_id): s for s in analysis.stats}
+    for key, flag in EXPECTED_FLAGS.items():
+        assert stats[key].flags == (flag,), key
+    # The broken item is the most reversed of its module (with three items, it drags the others' index down too).
+    b01 = [s for s in analysis.stats if s.module_id == "B01"]
+    assert min(b01, key=lambda s: s.discrimination or 0.0).grade_id == "test_b"
+    assert stats["B01", "test_b"].discrimination < -0.5  # type: ignore[operator]
+    # Ordinary items, in a module everybody takes and nothing was planted in, are not flagged.
+    b05 = [s for s in analysis.stats if s.module_id == "B05"]
+    assert all(s.attempts > 100 and s.flags == () and s.discrimination > 0.2 for s in b05)  # type: ignore[operator]
+
+
+def test_too_few_attempts_are_listed_but_not_flagged():
+    module = load_curriculum().modules["B01"]
+    grades = [
+        CellGrade(f"{400000 + i}", module.assignment, "test_a", 0.0, 1.0, AT) for i in range(3)
+    ]  # everybody fails: would be 「ほぼ全員が不正解」 with enough attempts
+    stats = items.analyse(
+        grades=grades, modules=[module], items={module.assignment: ["test_a"]}, thresholds=items.Thresholds()
+    )
+    assert [(s.attempts, s.flags, s.remark) for s in stats] == [(3, (), items.TOO_FEW)]
+    judged = items.analyse(
+        grades=grades, modules=[module], items={module.assignment: ["test_a"]},
+        thresholds=items.Thresholds(min_attempts=3),
+    )  # fmt: skip
+    assert judged[0].flags == (Flag.HARD,)
+
+
+def test_bad_thresholds_name_the_file_and_the_key(tmp_path: Path):
+    path = tmp_path / "items.toml"
+    path.write_text("[items]\nnearly_nobody = 1.5\nmin_atempts = 3\n", encoding="utf-8")
+    with pytest.raises(CourseError) as caught:
+        items.load_thresholds(path)
+    message = str(caught.value)
+    assert str(path) in message and "nearly_nobody = 1.5" in message and "min_atempts" in message
+
+
+def test_the_workbook_lists_every_item_with_its_flags(shared: Course, tmp_path: Path):
+    result = items.write_item_analysis(
+        course=shared, curriculum=load_curriculum(), modules=_modules(shared), out_dir=tmp_path, as_of=AT
+    )
+    assert result.workbook is not None
+    assert result.workbook.name == "項目分析_令和8年度_令和8年11月27日現在.xlsx"
+    book = load_workbook(result.workbook)
+    assert book.sheetnames == ["設問別", "操作記録", "説明"]
+    rows = list(book["設問別"].iter_rows(values_only=True))
+    assert rows[0] == items.ITEM_HEADER
+    by_item = {(row[0], row[2]): row for row in rows[1:]}
+    assert len(by_item) == len(result.stats)
+    assert by_item["B01", "test_b"][9] == "成績上位者ほど不正解（設問の誤りの疑い）"
+    assert by_item["B07", "test_c"][6] == 0
+    assert by_item["B05", "test_a"][9] is None  # an ordinary item: no remark
+
+
+def _passes(cells, assignment: str, pass_ratio: float, neutralised: str | None) -> dict[str, bool]:
+    """Per student: whether the module passes, with ``neutralised`` counted at its full marks (plain Python)."""
+    result = {}
+    for (student, name), graded in cells.items():
+        if name != assignment:
+            continue
+        total = sum(v[1] if g == neutralised else v[0] for g, v in graded.items())
+        maximum = sum(v[1] for v in graded.values())
+        waiting = any(v[3] for v in graded.values())
+        result[student] = not waiting and total >= pass_ratio * maximum - 1e-9
+    return result
+
+
+def test_neutralising_changes_exactly_the_completions_it_should_and_restoring_undoes_it(cohort: Course):
+    curriculum = load_curriculum()
+    module = curriculum.modules["B01"]
+    cells = _cells(cohort)
+    before_pass = _passes(cells, module.assignment, module.pass_ratio, None)
+    after_pass = _passes(cells, module.assignment, module.pass_ratio, "test_b")
+    newly = {s for s, passed in after_pass.items() if passed and not before_pass[s]}
+    assert len(newly) >= 5  # the planted item kept these people below the pass mark
+    before = records.completion_records(course=cohort, curriculum=curriculum, as_of=AT)
+    rows_before = {row[0]: row for row in export.staff_table(before, curriculum).rows}
+
+    result = items.change_item(
+        course=cohort, curriculum=curriculum, action=NEUTRALISE, module_id="b01", grade_id="test_b",
+        reason="期待値の誤り", by="講師 鈴木", at=AT,
+    )  # fmt: skip
+    after = records.completion_records(course=cohort, curriculum=curriculum, as_of=AT)
+    module_changes = {c.staff_id for c in result.changes if c.what == "B01"}
+    assert module_changes == newly
+    assert {(c.before, c.after) for c in result.changes if c.what == "B01"} == {("受講中", "修了")}
+    b01_tracks = {t.name for t in curriculum.tracks.values() if "B01" in (*t.required, *t.electives)}
+    assert {c.what for c in result.changes} <= {"B01", *b01_tracks}
+    assert {c.staff_id for c in result.changes} == newly
+    # Everything else is as it was: everybody's other modules, the others' tracks and B01 status (B01's score ratio
+    # rises for everyone who missed the item).
+    for old, new in zip(before, after, strict=True):
+        assert {k: v for k, v in old.modules.items() if k != "B01"} == {
+            k: v for k, v in new.modules.items() if k != "B01"
+        }
+        if old.staff.staff_id not in newly:
+            assert (old.tracks, old.modules["B01"].status) == (new.tracks, new.modules["B01"].status)
+    # HR's list follows: exactly these people's rows change.
+    rows_after = {row[0]: row for row in export.staff_table(after, curriculum).rows}
+    assert {s for s in rows_before if rows_before[s] != rows_after[s]} == newly
+
+    # Autograding records completions meanwhile; a pass that needs the neutralised item is not recorded.
+    record_completions(course=cohort, curriculum=curriculum)
+    undone = items.change_item(
+        course=cohort, curriculum=curriculum, action=RESTORE, module_id="B01", grade_id="test_b",
+        reason="採点テストを直して再採点するため", by="講師 鈴木", at=AT,
+    )  # fmt: skip
+    assert {c.staff_id for c in undone.changes} == newly
+    assert records.completion_records(course=cohort, curriculum=curriculum, as_of=AT) == before
+
+    log = records.load_neutralisation_log(course=cohort)
+    assert [(n.action, n.assignment, n.grade_id, n.reason, n.by, n.at) for n in log] == [
+        (NEUTRALISE, "b01", "test_b", "期待値の誤り", "講師 鈴木", AT),
+        (RESTORE, "b01", "test_b", "採点テストを直して再採点するため", "講師 鈴木", AT),
+    ]
+    assert records.load_neutralised(course=cohort) == []
+
+
+def test_scores_count_a_neutralised_item_at_full_marks(cohort: Course):
+    curriculum = load_curriculum()
+    items.change_item(
+        course=cohort, curriculum=curriculum, action=NEUTRALISE, module_id="B01", grade_id="test_b", reason="誤り"
+    )
+    cells = _cells(cohort)
+    expected = {
+        (student, name): sum(v[1] if (name, g) == ("b01", "test_b") else v[0] for g, v in graded.items())
+        for (student, name), graded in cells.items()
+    }
+    names = [m.assignment for m in curriculum.modules.values()]
+    ours = {(s.staff_id, s.assignment): s.score for s in records.load_submissions(course=cohort, assignments=names)}
+    assert ours == pytest.approx(expected)
+    graded = records.load_submissions(course=cohort, assignments=names, neutralised=False)
+    assert {(s.staff_id, s.assignment): s.score for s in graded} == pytest.approx(
+        {key: sum(v[0] for v in cells[key].values()) for key in expected}
+    )
+    stats = items.analyse_items(course=cohort, modules=_modules(cohort), as_of=AT)
+    item = next(s for s in stats.stats if (s.module_id, s.grade_id) == ("B01", "test_b"))
+    assert item.neutralised is not None and item.neutralised.reason == "誤り"
+    assert Flag.REVERSED in item.flags  # the statistics stay as graded: the instructor still sees why
+    others = [s for s in stats.stats if s.module_id == "B01" and s.grade_id != "test_b"]
+    assert [Flag.REVERSED in s.flags for s in others] == [False, False]  # no longer dragged down by the broken one
+
+
+@pytest.mark.parametrize(
+    ("module_id", "grade_id", "reason", "named"),
+    [
+        ("Z99", "test_a", "誤り", "Z99"),
+        ("B01", "test_zz", "誤り", "test_zz"),
+        ("B01", "reflection", "誤り", "reflection"),  # manually graded: not an item
+        ("B01", "test_a", "  ", "--reason"),
+    ],
+)
+def test_bad_input_is_refused_in_japanese_and_nothing_is_written(
+    shared: Course, module_id: str, grade_id: str, reason: str, named: str
+):
+    with pytest.raises(CourseError) as caught:
+        items.change_item(
+            course=shared, curriculum=load_curriculum(), action=NEUTRALISE, module_id=module_id, grade_id=grade_id,
+            reason=reason,
+        )  # fmt: skip
+    assert named in str(caught.value)
+    assert records.load_neutralisation_log(course=shared) == []
+    assert records.load_neutralised(course=shared) == []
+
+
+def test_neutralising_twice_or_restoring_what_is_not_neutralised_is_refused(cohort: Course):
+    curriculum = load_curriculum()
+    with pytest.raises(CourseError, match="全員正解扱いになっていません"):
+        items.change_item(course=cohort, curriculum=curriculum, action=RESTORE, module_id="B01", grade_id="test_b")
+    items.change_item(
+        course=cohort, curriculum=curriculum, action=NEUTRALISE, module_id="B01", grade_id="test_b", reason="誤り"
+    )
+    with pytest.raises(CourseError, match="すでに全員正解扱い"):
+        items.change_item(
+            course=cohort, curriculum=curriculum, action=NEUTRALISE, module_id="B01", grade_id="test_b", reason="誤り"
+        )
+    assert [n.action for n in records.load_neutralisation_log(course=cohort)] == [NEUTRALISE]
+
+
+def test_the_command_prints_the_flags_and_what_neutralising_changed(cohort: Course, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_ROOT", str(cohort.root))
+    runtime = ["--runtime", str(cohort.runtime)]
+    assert cli.main([*runtime, "items", "B01"]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if "test_b:" in line)
+    assert line.startswith("    test_b: 配点 3、正答率 ") and line.endswith(
+        "← 成績上位者ほど不正解（設問の誤りの疑い）"
+    )
+    assert "注意が必要な設問: " in out and "項目分析_令和8年度_" in out
+    assert cli.main([*runtime, "items", "neutralise", "B01", "test_b", "--reason", "期待値の誤り", "--by", "鈴木"]) == 0
+    out = capsys.readouterr().out
+    assert "B01 の設問 test_b を全員正解扱いにしました（理由: 期待値の誤り、実施: 鈴木）。" in out
+    assert "B01: 受講中 → 修了" in out
+    assert cli.main([*runtime, "items", "neutralise", "B01"]) == 2
+    assert "使い方" in capsys.readouterr().err
+    assert cli.main([*runtime, "items", "restore", "B01", "test_q"]) == 1
+    assert "B01 に設問 test_q はありません" in capsys.readouterr().err
