@@ -224,12 +224,16 @@ def _in_period(
 ) -> ModuleRecord:
     """The module's record as the period sees it: the first completion that counts this year (recorded or the
     current submission's), else the current submission if it was made in time to count, else 未提出."""
+    if record.status is ModuleStatus.NOT_SUBMITTED and not history:
+        return record  # nothing was ever handed in (most records of a city): nothing to judge
     passes = [(c.completed_at, c.score_ratio) for c in history]
     if record.status is ModuleStatus.PASSED and record.completed_at is not None:
         passes.append((record.completed_at, record.score_ratio or 0.0))
-    counted = sorted(p for p in passes if period.counts(p[0], carry_over=carry_over))
+    counted = [p for p in passes if period.counts(p[0], carry_over=carry_over)]
     if counted:
-        stamp, ratio = counted[0]
+        stamp, ratio = min(counted)
+        if stamp == record.completed_at:
+            return record  # the current submission is the first completion that counts
         return ModuleRecord(module.id, ModuleStatus.PASSED, ratio, completed_at=stamp, submitted_at=stamp)
     if submission is not None and period.counts(submission.timestamp, carry_over=carry_over):
         if record.status is ModuleStatus.PASSED:  # passed, but before the years this track counts
