@@ -99,7 +99,7 @@ def cmd_release(args: argparse.Namespace, course: Course) -> int:
     from course import lifecycle
 
     result = lifecycle.release(course=course, modules=_modules(args, course))
-    print(f"公開しました: {', '.join(result.assignments)}（職員は「Assignments」画面から取得できます）")
+    print(f"公開しました: {', '.join(result.assignments)}（職員は「研修」の一覧の「受け取る」で受け取れます）")
     for note in result.notes:
         print(f"  {note}")
     return 0

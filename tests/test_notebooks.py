@@ -130,6 +130,26 @@ def _names(source: str) -> tuple[set[str], set[str]]:
     return bound, read
 
 
+# Staff fetch, check and submit in the 研修 panel (docs/panel.md); nbgrader's English screens are not shown to them.
+NBGRADER_SCREENS = re.compile(r"Assignment|Fetch|Validate|Submit|Nbgrader|課題の画面")
+# How to submit, in the same words at the end of every module (docs/authoring-modules.md, part 8).
+SUBMIT_SENTENCE = (
+    "**Ctrl + S** で保存し、左の「研修」の一覧で、この教材の「**提出前の確認**」を押します。"
+    "「提出できます」と出たら「**提出する**」を押します"
+)
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_notebook_names_the_panel_not_nbgrader_screens(module: Module):
+    """No cell sends staff to nbgrader's Assignment List or its Fetch / Validate / Submit buttons, and the closing
+    section says how to submit in the panel's words, the same in every module."""
+    nb = _nb(module.notebook(REPO / "source"))
+    stale = [(c.get("id"), m.group()) for c in nb.cells for m in NBGRADER_SCREENS.finditer(c.source)]
+    assert stale == []
+    closing = [c for c in nb.cells if c.cell_type == "markdown" and SUBMIT_SENTENCE in c.source]
+    assert closing and closing[-1] is nb.cells[-1], "the last cell says how to submit"
+
+
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
 def test_test_cells_stand_alone(module: Module):
     """The grader runs each test cell in a copy of the namespace (course/autograde/kernelguard.py), so a test cell
