@@ -20,12 +20,14 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from course import staff_id as staff_ids
 from course.config import CourseError
 from course.spreadsheet import read_rows, write_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STEPS: dict[int, str] = {1: "基礎・リテラシー", 2: "スキル習得", 3: "現場実践", 4: "事例共有"}
 STATUSES: tuple[str, ...] = ("検討中", "実施中", "完了", "中止")  # 状況 of a 取組, in the order it moves
@@ -85,11 +87,15 @@ class ReportError(ValueError):
 
 def template(rows: int = 0) -> pd.DataFrame:
     """An empty report (or ``rows`` blank rows) with the template's columns in order."""
+    import pandas as pd  # imported when used: the task force's report reads reports without it
+
     return pd.DataFrame({name: [None] * rows for name in COLUMN_NAMES})
 
 
 def describe() -> pd.DataFrame:
     """The template's columns and their meaning, for showing in a notebook."""
+    import pandas as pd  # imported when used: the task force's report reads reports without it
+
     return pd.DataFrame({"列名": list(COLUMN_NAMES), "意味": [column.meaning for column in COLUMNS]})
 
 
@@ -120,6 +126,8 @@ def case_number(value: object) -> str:
 
 def _cell_problem(column: Column, value: object, methods: Sequence[str] | None = None) -> str | None:
     """Why ``value`` is not acceptable in ``column``, or None. ``methods`` (settings) limits 手法 when given."""
+    import pandas as pd  # imported when used: the task force's report reads reports without it
+
     if _blank(value):
         return "空欄です" if column.required else None
     text = str(value).strip()
@@ -161,6 +169,8 @@ def check(report: pd.DataFrame, *, methods: Sequence[str] | None = None) -> list
     Rows are numbered from 1 as a learner counts them in the displayed table. ``methods`` is the list of 手法 the
     task force accepts (settings/reports.toml); without it any 手法 is accepted.
     """
+    import pandas as pd  # imported when used: the task force's report reads reports without it
+
     if not isinstance(report, pd.DataFrame):
         return [f"進捗報告は pandas の DataFrame にしてください（いまは {type(report).__name__} です）"]
     problems: list[str] = []
@@ -202,6 +212,8 @@ def check(report: pd.DataFrame, *, methods: Sequence[str] | None = None) -> list
 def normalise(report: pd.DataFrame, *, methods: Sequence[str] | None = None) -> pd.DataFrame:
     """A valid report with every column of the template in its canonical type (dates as text, numbers as numbers,
     blank optional columns as their default: "" for text, NaN for 削減時間実績, いいえ for 他課への展開)."""
+    import pandas as pd  # imported when used: the task force's report reads reports without it
+
     problems = check(report, methods=methods)
     if problems:
         raise ReportError(problems)
@@ -235,6 +247,8 @@ def save(report: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 def read_table(path: Path) -> pd.DataFrame:
     """A report file's table as written (not checked); CourseError if the file cannot be read."""
+    import pandas as pd  # imported when used: the task force's report reads reports without it
+
     header, rows = read_rows(path)
     return pd.DataFrame([[*row, *[None] * (len(header) - len(row))][: len(header)] for row in rows], columns=header)
 
@@ -252,6 +266,8 @@ def load(path: str | os.PathLike[str], *, methods: Sequence[str] | None = None) 
 
 def combine(reports: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """All departments' reports in one table, the latest 報告日 of each (課, 取組名) only."""
+    import pandas as pd  # imported when used: the task force's report reads reports without it
+
     frames = [normalise(report) for report in reports]
     if not frames:
         return template()
@@ -261,6 +277,8 @@ def combine(reports: Iterable[pd.DataFrame]) -> pd.DataFrame:
 
 def summary(reports: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Per 部/課: number of 取組, the furthest ステップ reached, mean 進捗率 and total 削減時間 (時間/年)."""
+    import pandas as pd  # imported when used: the task force's report reads reports without it
+
     table = combine(reports)
     if table.empty:
         return pd.DataFrame(columns=["部", "課", "取組数", "最大ステップ", "平均進捗率", "削減時間合計"])

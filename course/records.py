@@ -170,6 +170,20 @@ def load_staff(*, course: Course, staff_id: str | None = None) -> list[Staff]:
     return [_staff(*row) for row in rows]
 
 
+def read_course_table(
+    *, course: Course, table: str, columns: Sequence[str], order: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Rows of one of the course's own tables as dicts of ``columns`` (none while the gradebook has no such table),
+    read like every other record here: without SQLAlchemy for a SQLite gradebook. Dates and times come back as
+    SQLite stores them (text) or as the server's driver gives them."""
+    with _reading(course) as read:
+        if read is None or table not in read.tables:
+            return []
+        names, ordering = (", ".join(f'"{c}"' for c in some) for some in (columns, order))
+        rows = read(f"SELECT {names} FROM {table} ORDER BY {ordering}", {})
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
 def load_rosters(*, course: Course, upto: FiscalYear) -> dict[FiscalYear, list[Staff]]:
     """Each 年度's roster up to ``upto``, as imported for that year (empty for a gradebook older than 年度)."""
     with _reading(course) as read:

@@ -25,9 +25,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from course import department_report
 from course.config import Course, CourseError
@@ -35,6 +33,9 @@ from course.hr_sheet import nfkc
 from course.models import Staff
 from course.staff_id import normalise as normalise_staff_id
 from course.years import FiscalYear, year_roster
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPORTS_SETTINGS = "reports.toml"  # in the course folder's settings/
 EVERY = {"quarterly": 3, "monthly": 1}  # months per period
@@ -368,24 +369,11 @@ class Adoption:
     by: str
 
 
-def _select(course: Course, table_name: str, order: Sequence[str]) -> list[dict[str, Any]]:
+def _select(course: Course, table: str, columns: Sequence[str], order: Sequence[str]) -> list[dict[str, Any]]:
     """Every row of one of the course's report tables, as dicts (none when the gradebook has no such table yet)."""
-    if (file := course.gradebook_file) is not None and not file.is_file():
-        return []
-    from sqlalchemy import create_engine, inspect, select
+    from course.records import read_course_table
 
-    from course import gradebook
-
-    table = gradebook.metadata.tables[table_name]
-    engine = create_engine(course.db_url)
-    try:
-        with engine.connect() as connection:
-            if table_name not in inspect(connection).get_table_names():
-                return []
-            query = select(table).order_by(*(table.c[name] for name in order))
-            return [dict(row._mapping) for row in connection.execute(query)]
-    finally:
-        engine.dispose()
+    return read_course_table(course=course, table=table, columns=columns, order=order)
 
 
 def _local(stamp: object, course: Course) -> datetime:
@@ -396,27 +384,30 @@ def _local(stamp: object, course: Course) -> datetime:
 
 def load_received(*, course: Course) -> list[ReceivedRow]:
     """Every 取組 of every accepted report, in the order they arrived."""
-    received = {r["id"]: r["received_at"] for r in _select(course, "course_reports", ["id"])}
-    rows = _select(course, "course_report_rows", ["report_id", "row"])
-    names = set(ReceivedRow.__dataclass_fields__) - {"report_id", "received_at"}
+    received = {r["id"]: r["received_at"] for r in _select(course, "course_reports", ["id", "received_at"], ["id"])}
+    names = [name for name in ReceivedRow.__dataclass_fields__ if name not in ("report_id", "received_at")]
+    rows = _select(course, "course_report_rows", ["report_id", *names], ["report_id", "row"])
     return [
         ReceivedRow(
             report_id=int(r["report_id"]),
             received_at=_local(received[r["report_id"]], course),
-            **{name: r[name] for name in names},
+            **{name: r[name] for name in names}
+            | {"report_date": _date(r["report_date"]), "shareable": bool(r["shareable"])},
         )
         for r in rows
     ]
 
 
+def _date(value: object) -> date:
+    return date.fromisoformat(value[:10]) if isinstance(value, str) else value  # type: ignore[return-value]
+
+
 def load_case_rows(*, course: Course) -> list[CaseRow]:
-    return [
-        CaseRow(**{k: r[k] for k in CaseRow.__dataclass_fields__}) for r in _select(course, "course_cases", ["case_id"])
-    ]
+    return [CaseRow(**r) for r in _select(course, "course_cases", list(CaseRow.__dataclass_fields__), ["case_id"])]
 
 
 def load_adoptions(*, course: Course) -> list[Adoption]:
-    rows = _select(course, "course_case_adoptions", ["at", "case_id"])
+    rows = _select(course, "course_case_adoptions", ["case_id", "section", "at", "by"], ["at", "case_id"])
     return [Adoption(str(r["case_id"]), str(r["section"]), _local(r["at"], course), str(r["by"])) for r in rows]
 
 
