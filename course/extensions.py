@@ -104,7 +104,7 @@ def parse_extensions(
 
 @dataclass(frozen=True)
 class ExtensionImport:
-    """What an import changed, per change: (職員番号, 年度, 対象, what)."""
+    """What an import changed (or, in a dry run, would change), and the years the sheet spoke for."""
 
     added: tuple[Extension, ...]
     changed: tuple[Extension, ...]
