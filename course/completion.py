@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cached_property
+from typing import NamedTuple
 
 from course.curriculum import Curriculum, Module, Track
 from course.models import EXEMPT, EXTEND, Completion, Extension, Staff, Submission
@@ -39,8 +41,9 @@ class TrackStatus(StrEnum):
     NOT_OFFERED = "対象外"  # this year's plan does not offer the track
 
 
-@dataclass(frozen=True)
-class ModuleRecord:
+class ModuleRecord(NamedTuple):
+    """One module's state for one person (a named tuple: a city's records hold tens of thousands)."""
+
     module_id: str
     status: ModuleStatus
     score_ratio: float | None = None  # score / max score, None when nothing was submitted
@@ -155,8 +158,13 @@ class Period:
         track lets an earlier year's 修了 count again."""
         if stamp is None:
             return False
+        first, last = self._days
         day = stamp.date()
-        return day <= self.year.last_day and (carry_over or day >= self.year.first_day)
+        return day <= last and (carry_over or day >= first)
+
+    @cached_property
+    def _days(self) -> tuple[date, date]:  # asked once per submission of a city: worked out once
+        return self.year.first_day, self.year.last_day
 
 
 def evaluate(
@@ -224,8 +232,10 @@ def _in_period(
 ) -> ModuleRecord:
     """The module's record as the period sees it: the first completion that counts this year (recorded or the
     current submission's), else the current submission if it was made in time to count, else 未提出."""
-    if record.status is ModuleStatus.NOT_SUBMITTED and not history:
-        return record  # nothing was ever handed in (most records of a city): nothing to judge
+    if not history:  # no completion recorded before: the current submission, if any, counts if made in time
+        if record.status is ModuleStatus.NOT_SUBMITTED or period.counts(record.submitted_at, carry_over=carry_over):
+            return record
+        return ModuleRecord(module.id, ModuleStatus.NOT_SUBMITTED)
     passes = [(c.completed_at, c.score_ratio) for c in history]
     if record.status is ModuleStatus.PASSED and record.completed_at is not None:
         passes.append((record.completed_at, record.score_ratio or 0.0))

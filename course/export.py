@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
+from course.child_process import beside
 from course.completion import UNMEASURED, ModuleStatus, StaffCompletion, TrackRecord, TrackStatus
 from course.config import Course
 from course.curriculum import Curriculum, Module
@@ -292,19 +293,24 @@ def export(
     unit_key = load_order(course.settings_file(ROSTER_SETTINGS))
     tables = build_tables(completions, curriculum, modules, generated_at, year, unit_key)
     today = generated_at.date()
-    files = {out_dir / file_name(WORKBOOK_STEM, year, today, ".xlsx"): xlsx_bytes(tables)}
-    for table in tables[:4]:
-        files[out_dir / file_name(f"{CSV_STEM}_{table.title}", year, today, ".csv")] = csv_bytes(
-            table, encoding=encoding
-        )
     section_dir = out_dir / f"{SECTION_DIR}_{year.label}_{wareki(today)}現在"
-    section_files = []
-    for table in section_tables(in_order(completions, unit_key), curriculum):
-        titled = replace(table, caption=caption(curriculum, f"{table.title} {SECTION_STEM}", year, generated_at))
-        path = section_dir / file_name(f"{table.title}_{SECTION_STEM}", year, today, ".xlsx")
-        files[path] = xlsx_bytes([replace(titled, title=SECTION_STEM)])
-        section_files.append(path)
+
+    def csv_and_section_files() -> dict[Path, bytes]:
+        files = {
+            out_dir / file_name(f"{CSV_STEM}_{table.title}", year, today, ".csv"): csv_bytes(table, encoding=encoding)
+            for table in tables[:4]
+        }
+        for table in section_tables(in_order(completions, unit_key), curriculum):
+            titled = replace(table, caption=caption(curriculum, f"{table.title} {SECTION_STEM}", year, generated_at))
+            path = section_dir / file_name(f"{table.title}_{SECTION_STEM}", year, today, ".xlsx")
+            files[path] = xlsx_bytes([replace(titled, title=SECTION_STEM)])
+        return files
+
+    # The workbook here, the CSV files and the per-課 lists on the other core.
+    with beside(csv_and_section_files) as others:
+        files = {out_dir / file_name(WORKBOOK_STEM, year, today, ".xlsx"): xlsx_bytes(tables), **others.result()}
     paths = write_all_atomic(files)
+    section_files = [path for path in paths if path.parent == section_dir]
     return ExportResult(
         year=year,
         workbook=paths[0],

@@ -222,6 +222,15 @@ neutralisation_log_table = Table(
 )
 
 
+# An index of the course's own on nbgrader's grade table, covering what course/records.py sums per submitted notebook:
+# the scores of a whole city (tens of thousands of notebooks) are read from it in index order, without a sort, in
+# half the time, and one person's scores without reading the whole table.
+GRADES_BY_NOTEBOOK = (
+    "CREATE INDEX IF NOT EXISTS course_grade_by_notebook "
+    "ON grade (notebook_id, manual_score, auto_score, extra_credit, needs_manual_grade)"
+)
+
+
 def ensure_database(course: Course) -> None:
     """Create the gradebook's tables if the database is new, including the course's own.
 
@@ -244,6 +253,7 @@ def ensure_database(course: Course) -> None:
                 connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
                 connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
             metadata.create_all(connection)
+            connection.execute(text(GRADES_BY_NOTEBOOK))
             _number_certificates(connection)
         if engine.dialect.name == "sqlite":
             # Parallel graders write at the same time: with WAL readers never block the writer, and writers wait

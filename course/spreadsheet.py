@@ -369,13 +369,18 @@ def sheet_title(title: str) -> str:
 
 def _auto_widths(table: Table) -> list[int]:
     widths = []
+    sample = table.rows[:500]
     for index, name in enumerate(table.header):
-        cells = [name, *(_csv_text(row[index]) for row in table.rows[:500])]
-        widths.append(min(max(_display_width(c) for c in cells) + 2, 60))
+        # A column repeats a few values (状況, 部, dates): each is measured once.
+        texts = {value if type(value) is str else _csv_text(value) for value in (row[index] for row in sample)}
+        texts.add(name)
+        widths.append(min(max(map(_display_width, texts)) + 2, 60))
     return widths
 
 
 def _display_width(text: str) -> int:
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
