@@ -155,6 +155,8 @@ def test_staff_journey_to_a_certificate_through_the_records_service(tmp_path: Pa
                 promoter_track = next(curriculum.tracks[t.track_key] for t in record.tracks
                                       if t.track_key != grade_track.key)  # fmt: skip
                 seeded = [m for m in grade_track.required if m != "B00"]
+                due = record.grade_track.deadline  # this 年度's deadline in settings/year_plan.csv
+                assert due is not None, record.grade_track
                 assert "B00" in grade_track.required and "B00" not in promoter_track.required
                 synthetic.passed_modules(course=course, curriculum=curriculum, staff_id=staff.staff_id,
                                          modules=seeded, when=datetime.now(course.timezone) - timedelta(minutes=10))  # fmt: skip
@@ -188,7 +190,7 @@ def test_staff_journey_to_a_certificate_through_the_records_service(tmp_path: Pa
                             f"必修 {required} 件のうち {required - 1} 件修了"
                         )
                         expect(b00.locator(".sano-kenshu-state")).to_have_text("未受取")
-                        expect(b00).to_contain_text("期限 2027年3月15日")  # settings/year_plan.csv, 令和8年度
+                        expect(b00).to_contain_text(f"期限 {due.year}年{due.month}月{due.day}日")
                         states = mine.locator(".sano-kenshu-module .sano-kenshu-state").all_inner_texts()
                         assert states == ["未受取" if m == "B00" else "修了" for m in grade_track.required], states
                         expect(promoter.locator(".sano-kenshu-progress")).to_contain_text(
