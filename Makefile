@@ -12,7 +12,7 @@ export MPLCONFIGDIR := $(CURDIR)/runtime/jupyter/matplotlib
 export PYTHONUTF8 := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install demo test check lint build clean dirs sandbox postgres slapd chromium office proxy hub wheelhouse labextension
+.PHONY: install demo test check lint build clean dirs sandbox postgres slapd chromium office proxy hub wheelhouse labextension doc-images
 
 install: $(STAMP) labextension dirs sandbox
 
@@ -127,6 +127,11 @@ test: install postgres slapd chromium proxy office lint
 # pipeline and no hub. One module's notebooks: COURSE_TEST_MODULES=B05 $(PY) -m pytest tests/test_notebooks.py source/b05
 check: install lint
 	$(PY) -m pytest -q -m "not notebook and not pipeline and not hub and not print" tests
+
+# The staff's screens in README.md and docs/hub.md (docs/images/): the 研修 panel's browser test, run through the real
+# records service, writes them when SANO_DOC_IMAGES=1 (about 3 minutes; root, as every hub test).
+doc-images: install chromium proxy
+	SANO_DOC_IMAGES=1 $(PY) -m pytest -q -m hub tests/test_panel.py -k journey
 
 lint: install
 	$(PY) -m ruff check course tests bench nbgrader_config.py deploy

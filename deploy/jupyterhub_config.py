@@ -245,6 +245,11 @@ c.Spawner.cmd = [str(PYTHON.parent / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = int(_env("START_TIMEOUT", "180"))
 c.Spawner.http_timeout = int(_env("START_TIMEOUT", "180"))
+# The 研修 panel reads the person's records from kenshu with the token JupyterLab holds for its own server (page config
+# `token`): JupyterHub takes a cookie on a script's request only with an XSRF token of the service's own path, which a
+# page of the person's server cannot read, so without this scope the panel's request would loop through the login.
+# The token stays the person's: kenshu answers it with that person's records only.
+c.Spawner.oauth_client_allowed_scopes = [f"access:services!service={KENSHU}"]
 c.JupyterHub.concurrent_spawn_limit = int(_env("CONCURRENT_SPAWNS", "100"))
 if MODE == "simple":
     c.JupyterHub.spawner_class = "simple"

@@ -20,6 +20,7 @@ from typing import Any
 import requests
 import websocket
 
+from course.curriculum import load_curriculum
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "deploy"))
@@ -314,6 +315,8 @@ def browser_staff(hub: hubctl.Hub, user: str, password: str, assignment: str, an
 
             panel = page.locator("#sano-kenshu-panel")
             module = panel.locator(f'li[data-module="{assignment.upper()}"]')
+            # as the panel names a module once the records service has answered: B00「はじめてのJupyter」
+            name = f"{assignment.upper()}「{load_curriculum().modules[assignment.upper()].title}」"
 
             def open_panel() -> None:
                 """The 研修 panel (labextension/) in the left side bar; it opens by itself at the first login."""
@@ -324,7 +327,7 @@ def browser_staff(hub: hubctl.Hub, user: str, password: str, assignment: str, an
             with timings.step(f"{user}: 研修パネルで受け取る"):
                 open_panel()
                 expect(module.locator(".sano-kenshu-state")).to_have_text("未受取")
-                module.get_by_role("button", name=f"{assignment.upper()}を受け取る").click()
+                module.get_by_role("button", name=f"{name}を受け取る").click()
                 expect(module.locator(".sano-kenshu-state")).to_have_text("受講中")
                 page.screenshot(path=str(shots / f"{user}_fetched.png"))
 
@@ -366,7 +369,7 @@ def browser_staff(hub: hubctl.Hub, user: str, password: str, assignment: str, an
                 page.screenshot(path=str(shots / f"{user}_notebook.png"))
             with timings.step(f"{user}: 研修パネルで提出"):
                 open_panel()
-                module.get_by_role("button", name=f"{assignment.upper()}を提出する").click()
+                module.get_by_role("button", name=f"{name}を提出する").click()
                 dialog = page.locator(".jp-Dialog")
                 expect(dialog).to_contain_text(f"提出するファイル: {assignment}/{assignment}.ipynb")
                 dialog.locator(".jp-mod-accept").click()

@@ -9,15 +9,16 @@ from __future__ import annotations
 import random
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import nbformat
-from nbgrader.api import Grade, SubmittedAssignment, SubmittedNotebook
+from nbgrader.api import Grade, Gradebook, SubmittedAssignment, SubmittedNotebook
 
 from course.config import Course
-from course.curriculum import GRADES, Curriculum, load_curriculum
+from course.curriculum import GRADES, Curriculum, Module, load_curriculum
 from course.gradebook import open_gradebook, sync_staff
 from course.models import Staff
 
@@ -124,19 +125,9 @@ def make_cohort(
     sync_staff(course=course, staff=staff)
     opened = today - timedelta(weeks=8)
     with open_gradebook(course) as gb:
-        notebooks = {}
-        cells = {}
-        for module in curriculum.modules.values():
-            gb.update_or_create_assignment(module.assignment)
-            notebook = gb.update_or_create_notebook(module.assignment, module.assignment)
-            notebooks[module.id] = notebook.id
-            for name, cell_type, points in CELLS:
-                cell = gb.update_or_create_grade_cell(
-                    name, module.assignment, module.assignment, max_score=points, cell_type=cell_type
-                )
-                cells[(module.id, name)] = cell.id
+        notebooks, cells = _synthetic_cells(gb, curriculum.modules.values())
         assignments = {a.name: a.id for a in gb.assignments}
-        submissions, notebook_rows, grades = [], [], []
+        rows: list[_Rows] = []
         for person in staff:
             ability = rng.random()
             tracks = curriculum.tracks_for(grade=person.grade, promoter=person.promoter)
@@ -147,19 +138,8 @@ def make_cohort(
                 if rng.random() > share:
                     continue
                 module = curriculum.modules[module_id]
-                submission_id, notebook_id = uuid.uuid4().hex, uuid.uuid4().hex
                 stamp = _stamp(rng, opened, today)
-                submissions.append(
-                    {
-                        "id": submission_id,
-                        "assignment_id": assignments[module.assignment],
-                        "student_id": person.staff_id,
-                        "timestamp": stamp.replace(tzinfo=None) - timedelta(hours=9),  # stored in UTC
-                    }
-                )
-                notebook_rows.append(
-                    {"id": notebook_id, "assignment_id": submission_id, "notebook_id": notebooks[module_id]}
-                )
+                scores: dict[str, float | None] = {}
                 for name, cell_type, points in CELLS:
                     manual = cell_type == "markdown"
                     graded = not manual or rng.random() < 0.8
@@ -167,18 +147,97 @@ def make_cohort(
                     kind = planted.get((module_id, name))
                     if kind is not None:
                         score = {"hard": 0.0, "easy": points, "reversed": points if ability < 0.5 else 0.0}[kind]
-                    grades.append(
-                        {
-                            "id": uuid.uuid4().hex,
-                            "notebook_id": notebook_id,
-                            "cell_id": cells[(module_id, name)],
-                            "auto_score": None if manual else score,
-                            "manual_score": score if manual and graded else None,
-                            "needs_manual_grade": manual and not graded,
-                        }
+                    scores[name] = score if graded else None
+                rows.append(
+                    _graded_submission(
+                        assignment_id=assignments[module.assignment],
+                        notebook_id=notebooks[module_id],
+                        cells={name: cells[(module_id, name)] for name, _, _ in CELLS},
+                        staff_id=person.staff_id,
+                        stamp=stamp,
+                        scores=scores,
                     )
-        gb.db.execute(SubmittedAssignment.__table__.insert(), submissions)
-        gb.db.execute(SubmittedNotebook.__table__.insert(), notebook_rows)
-        gb.db.execute(Grade.__table__.insert(), grades)
-        gb.db.commit()
+                )
+        _insert(gb, rows)
     return staff
+
+
+def passed_modules(*, course: Course, curriculum: Curriculum, staff_id: str, modules: Iterable[str],
+                   when: datetime) -> None:  # fmt: skip
+    """Full marks for ``staff_id`` in each of ``modules``, submitted at ``when`` (aware), written into the gradebook as
+    nbgrader leaves a submission after autograding and manual grading: for a test that needs one person near the end
+    of a track without running and grading every notebook. The modules get this file's four grade cells, not their
+    real ones, so a module that the course has already released (and thus has its real cells in the gradebook) is
+    refused."""
+    chosen = [curriculum.modules[m] for m in modules]
+    with open_gradebook(course) as gb:
+        existing = {a.name for a in gb.assignments}
+        if released := [m.id for m in chosen if m.assignment in existing]:
+            raise ValueError(f"already in the gradebook with its real cells: {released}")
+        notebooks, cells = _synthetic_cells(gb, chosen)
+        assignments = {a.name: a.id for a in gb.assignments}
+        stamp = when.astimezone(course.timezone).replace(tzinfo=None)
+        rows = [
+            _graded_submission(
+                assignment_id=assignments[module.assignment],
+                notebook_id=notebooks[module.id],
+                cells={name: cells[(module.id, name)] for name, _, _ in CELLS},
+                staff_id=staff_id,
+                stamp=stamp,
+                scores={name: points for name, _, points in CELLS},
+            )
+            for module in chosen
+        ]
+        _insert(gb, rows)
+
+
+_Rows = tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]
+
+
+def _synthetic_cells(gb: Gradebook, modules: Iterable[Module]) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """Each module's assignment and notebook with the four CELLS; returns the notebook ids by module and the cell ids
+    by (module, grade id)."""
+    notebooks, cells = {}, {}
+    for module in modules:
+        gb.update_or_create_assignment(module.assignment)
+        notebooks[module.id] = gb.update_or_create_notebook(module.assignment, module.assignment).id
+        for name, cell_type, points in CELLS:
+            cell = gb.update_or_create_grade_cell(
+                name, module.assignment, module.assignment, max_score=points, cell_type=cell_type
+            )
+            cells[(module.id, name)] = cell.id
+    return notebooks, cells
+
+
+def _graded_submission(*, assignment_id: str, notebook_id: str, cells: Mapping[str, str], staff_id: str,
+                       stamp: datetime, scores: Mapping[str, float | None]) -> _Rows:  # fmt: skip
+    """The rows of one graded submission: ``stamp`` is naive Japan time; a reflection scored None awaits grading."""
+    submission_id, submitted_notebook_id = uuid.uuid4().hex, uuid.uuid4().hex
+    submission = {
+        "id": submission_id,
+        "assignment_id": assignment_id,
+        "student_id": staff_id,
+        "timestamp": stamp.replace(tzinfo=None) - timedelta(hours=9),  # stored in UTC
+    }
+    notebook = {"id": submitted_notebook_id, "assignment_id": submission_id, "notebook_id": notebook_id}
+    grades = []
+    for name, cell_type, _ in CELLS:
+        manual, score = cell_type == "markdown", scores[name]
+        grades.append(
+            {
+                "id": uuid.uuid4().hex,
+                "notebook_id": submitted_notebook_id,
+                "cell_id": cells[name],
+                "auto_score": None if manual else score,
+                "manual_score": score if manual else None,
+                "needs_manual_grade": manual and score is None,
+            }
+        )
+    return submission, notebook, grades
+
+
+def _insert(gb: Gradebook, rows: list[_Rows]) -> None:
+    gb.db.execute(SubmittedAssignment.__table__.insert(), [r[0] for r in rows])
+    gb.db.execute(SubmittedNotebook.__table__.insert(), [r[1] for r in rows])
+    gb.db.execute(Grade.__table__.insert(), [g for r in rows for g in r[2]])
+    gb.db.commit()

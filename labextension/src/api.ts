@@ -158,9 +158,12 @@ export async function loadRecords(): Promise<Records> {
     return { kind: 'unreachable' };
   }
   try {
+    // The hub takes a script's request to a service by token, not by cookie (no XSRF token for the service's path
+    // can be read here): the token JupyterLab holds for this server may also reach `kenshu` (jupyterhub_config.py).
+    const token = PageConfig.getToken();
     const response = await fetch(base + 'api/me', {
       credentials: 'same-origin',
-      headers: { Accept: 'application/json' },
+      headers: { Accept: 'application/json', ...(token ? { Authorization: `token ${token}` } : {}) },
       cache: 'no-store'
     });
     const isJson = (response.headers.get('Content-Type') ?? '').includes('json');

@@ -151,9 +151,8 @@ export class KenshuPanel extends Widget {
       section.append(element('p', {}, `${japaneseDateTime(track.completed_at)} に修了しました。`));
     }
     if (track.certificate_url) {
-      section.append(
-        element('p', {}, element('a', { href: track.certificate_url, target: '_blank', rel: 'noopener' }, '修了証（PDF）を開く'))
-      );
+      const link = { class: 'sano-kenshu-certificate', href: track.certificate_url, target: '_blank', rel: 'noopener' };
+      section.append(element('p', {}, element('a', link, '修了証（PDF）を開く')));
     }
     section.append(this.renderModules(track.modules.map(m => moduleView(m, m.assignment, this.entries))));
     return section;
