@@ -37,7 +37,7 @@ import pytest
 
 from course.config import Course
 from course.curriculum import load_curriculum
-from course.demo import DemoAnswers
+from course.demo import DemoAnswers, write_year_plan
 from course.records import completion_record
 from tests import synthetic
 from tests.conftest import REPO
@@ -149,13 +149,16 @@ def test_staff_journey_to_a_certificate_through_the_records_service(tmp_path: Pa
                 kw = release_for_trial(course_root, exchange, python, "B00")
                 course = Course.load(course_root)
                 curriculum = load_curriculum(course_root / "settings" / "curriculum.toml")
+                # The service judges by today's date: the copied course gets a plan for this 年度, whatever the
+                # calendar says (the one in settings/ names the years the city has planned so far).
+                write_year_plan(course_root, curriculum, today=datetime.now(course.timezone).date())
                 record = completion_record(course=course, curriculum=curriculum, staff_id=staff.staff_id)
                 assert record is not None and len(record.tracks) == 2, record
                 grade_track = curriculum.tracks[record.grade_track.track_key]
                 promoter_track = next(curriculum.tracks[t.track_key] for t in record.tracks
                                       if t.track_key != grade_track.key)  # fmt: skip
                 seeded = [m for m in grade_track.required if m != "B00"]
-                due = record.grade_track.deadline  # this 年度's deadline in settings/year_plan.csv
+                due = dict(record.grade_track.pending)["B00"]  # B00's deadline this 年度 (the year plan's)
                 assert due is not None, record.grade_track
                 assert "B00" in grade_track.required and "B00" not in promoter_track.required
                 synthetic.passed_modules(course=course, curriculum=curriculum, staff_id=staff.staff_id,
