@@ -227,11 +227,14 @@ def cmd_cases_adopt(args: argparse.Namespace, course: Course) -> int:
 
     adoption = cases.adopt_case(
         course=course, case_id=args.case, section=args.section, by=args.by or getpass.getuser(),
-        at=datetime.now(course.timezone),
+        at=datetime.now(course.timezone), undo=args.undo,
     )  # fmt: skip
-    print(
-        f"{adoption.section}が {adoption.case_id} を採用したことを記録しました（{adoption.by}、{adoption.at:%Y/%m/%d %H:%M}）。"
+    what = (
+        f"{adoption.section}による {adoption.case_id} の採用を取り消しました"
+        if args.undo
+        else f"{adoption.section}が {adoption.case_id} を採用したことを記録しました"
     )
+    print(f"{what}（{adoption.by}、{adoption.at:%Y/%m/%d %H:%M}）。")
     return 0
 
 
@@ -420,11 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     cases_parser.set_defaults(handler=cmd_cases)
     cases_commands = cases_parser.add_subparsers(title="コマンド", metavar="コマンド")
     adopt = cases_commands.add_parser(
-        "adopt", help="ほかの課が事例を採用したことを記録します", description="ほかの課が事例を採用したことを記録します"
+        "adopt",
+        help="ほかの課が事例を採用したことを記録します（--undo で取り消し）",
+        description="ほかの課が事例を採用したことを記録します（--undo で取り消し）",
     )
     adopt.add_argument("case", metavar="事例番号", help="採用された事例の番号（例: C001）")
     adopt.add_argument("--section", required=True, metavar="課", help="採用した課（名簿の課の名前）")
     adopt.add_argument("--by", metavar="氏名", help="記録に残す記録した人（既定: ログイン中のユーザー名）")
+    adopt.add_argument("--undo", action="store_true", help="記録した採用を取り消します（取り消しも記録に残ります）")
     adopt.set_defaults(handler=cmd_cases_adopt)
     cert = add(
         "certificate", cmd_certificate, "修了者の修了証（PDF）を発行します。verify 検証コード で真偽を確かめます"
