@@ -256,7 +256,7 @@ def cmd_certificate(args: argparse.Namespace, course: Course) -> int:
 
 
 ITEMS_USAGE = (
-    "使い方: python -m course items [モジュール…]\n"
+    "使い方: python -m course items [モジュール…] [--year 年度]\n"
     "        python -m course items neutralise モジュール 設問ID --reason 理由\n"
     "        python -m course items restore モジュール 設問ID [--reason 理由]"
 )
@@ -290,9 +290,9 @@ def cmd_items(args: argparse.Namespace, course: Course) -> int:
         return 0
     modules = select_modules(cur, course, words)
     analysis = items.write_item_analysis(
-        course=course, curriculum=cur, modules=modules, out_dir=Path(args.out) if args.out else None
+        course=course, curriculum=cur, modules=modules, out_dir=Path(args.out) if args.out else None, year=args.year
     )
-    print(f"項目分析（{analysis.year.label}、各職員の最新の提出）:")
+    print(f"項目分析（{analysis.scope}）:")
     for module in modules:
         stats = [s for s in analysis.stats if s.module_id == module.id]
         attempts = max((s.attempts for s in stats), default=0)
@@ -449,6 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
     item.add_argument("--reason", metavar="理由", help="全員正解扱いにする（または元に戻す）理由。記録に残ります")
     item.add_argument("--by", metavar="氏名", help="記録に残す実施者（既定: ログイン中のユーザー名）")
     item.add_argument("--out", metavar="フォルダ", help="項目分析の出力先（既定: gradebook/exports）")
+    item.add_argument(
+        "--year",
+        type=_year,
+        metavar="年度",
+        help="その年度に提出されたものだけを分析します（例: 令和8年度。既定: すべての年度）",
+    )
     add("demo", cmd_demo, "架空の職員40人で、名簿取り込みから修了状況一覧の出力までを通して実行します")
     return parser
 
