@@ -330,11 +330,15 @@ def glyphs(postscript_name: str) -> set[int]:
 @pytest.mark.hub
 def test_the_case_list_renders_its_japanese_as_real_text_without_missing_glyphs_in_chromium(city, tmp_path):
     """Every character of the case list's visible text (innerText: real text, not an image) has a glyph in a font
-    Chromium drew the page with, so no character shows as tofu. The screenshot is kept for a person to look at."""
+    Chromium drew the page with, so no character shows as tofu, and axe-core finds no serious or critical WCAG 2.1
+    A/AA violation. The screenshot is kept for a person to look at."""
     from playwright.sync_api import sync_playwright
 
     from tests.conftest import REPO
+    from tests.feedback_support import AXE, AXE_RUN, WCAG_TAGS
     from tests.hub_support import CHROMIUM, CHROMIUM_ARGS
+
+    assert AXE.is_file(), "axe-core がありません: make proxy で deploy/ に npm ci を行います"
 
     hand_in_three(city, tmp_path)
     cases.adopt_case(course=city, case_id="C001", section="市民課", by="TF", at=at(10, 12))
@@ -357,6 +361,8 @@ def test_the_case_list_renders_its_japanese_as_real_text_without_missing_glyphs_
                 for node in cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": "body *"})["nodeIds"]
                 for font in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
             }
+            page.add_script_tag(path=str(AXE))
+            violations = page.evaluate(AXE_RUN, WCAG_TAGS)
         finally:
             browser.close()
     assert "横展開事例集（令和8年度（2026年度）・令和8年10月20日現在）" in text
@@ -365,3 +371,4 @@ def test_the_case_list_renders_its_japanese_as_real_text_without_missing_glyphs_
     drawn = set().union(*(glyphs(name) for name in fonts))
     missing = sorted({ch for ch in text if not ch.isspace() and ord(ch) not in drawn})
     assert not missing, f"characters without a glyph in the fonts used ({fonts}): {missing}"
+    assert not [v for v in violations if v["impact"] in ("serious", "critical")], violations
