@@ -507,8 +507,10 @@ def _hand_in_to_service(source: Path, *, service: str, token: str) -> Receipt | 
         answer = _json_or_empty(error.read())
         if error.code == 422 and "problems" in answer:
             print(ReportRefused(source.name, answer["problems"]))
+        elif "message" in answer:  # the service's own answer (403: not a logged-in member of staff)
+            print(f"報告は出せていません。{answer['message']}")
         else:
-            print(UNREACHABLE.format(why=answer.get("message") or f"HTTP {error.code}"))
+            print(UNREACHABLE.format(why=f"HTTP {error.code}"))
         return None
     except (OSError, ValueError) as error:
         print(UNREACHABLE.format(why=error))

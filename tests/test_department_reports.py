@@ -302,6 +302,19 @@ def test_the_cli_refuses_a_malformed_report_in_japanese_and_receives_a_good_one(
     assert len(list(out.glob("横展開事例集_*現在.html"))) == 1
 
 
+def test_hand_in_outside_a_hub_receives_the_report_in_the_course_folder(city, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(reports.SERVICE_URL_ENV, raising=False)
+    monkeypatch.delenv(reports.TOKEN_ENV, raising=False)
+    monkeypatch.setattr(Course, "load", lambda *_, **__: city)
+    monkeypatch.setenv("JUPYTERHUB_USER", "300001")
+    receipt = reports.hand_in(save(tmp_path, "somu.csv", [row("300001", "総務部", "人事課", "x", 報告日="2026-04-10")]))
+    assert receipt is not None and receipt.staff_id == "300001" and stored(city) == (1, 1)
+    assert capsys.readouterr().out.strip() == receipt.message
+    assert reports.hand_in(save(tmp_path, "shimin.csv", [row("300002", "市民生活部", "市民課", "y")])) is None
+    assert "「部」: 「市民生活部」ですが、あなたの所属は総務部です" in capsys.readouterr().out
+    assert stored(city) == (1, 1)
+
+
 def test_the_schedule_says_which_period_is_due_and_when_its_window_opens():
     quarterly = reports.ReportSettings(months=3, due_day=10)
     period = quarterly.latest_due(date(2026, 10, 20))

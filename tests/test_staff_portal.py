@@ -352,6 +352,33 @@ def test_the_sender_is_the_logged_in_user_whatever_the_request_says(service, peo
     assert _stored_reports(course) == [*before, (busy.staff_id, busy.staff_id, "own.csv")]
 
 
+def test_hand_in_in_a_server_posts_to_the_service_and_prints_its_answer(service, people, cohort, tmp_path, monkeypatch,
+                                                                       capsys):  # fmt: skip
+    """reports.hand_in as a notebook in a hub's server runs it: the file goes to the service with the server's token
+    (the course folder is never opened), and the receipt or every problem is printed in Japanese."""
+    course, _ = cohort
+    busy = people["busy"].staff
+    monkeypatch.setenv(reports.SERVICE_URL_ENV, f"{service}{PREFIX}")
+    monkeypatch.setenv(reports.TOKEN_ENV, "token-busy")
+    monkeypatch.setattr(Course, "load", lambda *_, **__: pytest.fail("hand_in opened the course folder"))
+    before = _stored_reports(course)
+    receipt = reports.hand_in(_report(tmp_path, busy, "進捗報告.csv", 取組名="文書の電子決裁"))
+    assert receipt is not None and (receipt.staff_id, receipt.rows) == (busy.staff_id, 1)
+    assert capsys.readouterr().out.strip() == receipt.message
+    assert reports.hand_in(_report(tmp_path, busy, "bad.csv", 進捗率=150)) is None
+    out = capsys.readouterr().out
+    assert "進捗報告 bad.csv を受け付けられませんでした（記録していません）" in out and "1行目「進捗率」" in out
+    assert reports.hand_in(tmp_path / "ない.csv") is None
+    assert "ファイル" in (out := capsys.readouterr().out) and "ない.csv が見つかりません" in out
+    monkeypatch.setenv(reports.TOKEN_ENV, "token-service")
+    assert reports.hand_in(_report(tmp_path, busy, "r.csv")) is None
+    assert "報告は出せていません。報告を出すには、研修の JupyterHub にログインした" in capsys.readouterr().out
+    monkeypatch.setenv(reports.SERVICE_URL_ENV, "http://127.0.0.1:9/services/kenshu/")  # nothing listens there
+    assert reports.hand_in(_report(tmp_path, busy, "r.csv")) is None
+    assert "研修のサービスに接続できなかったため、報告は出せていません" in capsys.readouterr().out
+    assert _stored_reports(course) == [*before, (busy.staff_id, busy.staff_id, "進捗報告.csv")]
+
+
 # --- certificates ----------------------------------------------------------------------------------------------------
 def test_a_completed_track_gives_the_persons_own_certificate_issued_on_first_download(service, people, cohort):
     course, _ = cohort
