@@ -453,11 +453,18 @@ def hand_in(path: str | os.PathLike[str], *, staff_id: str | None = None) -> Rec
     """Hand in a saved report from JupyterLab and print the receipt, or every reason it was refused (in Japanese).
 
     In a hub's single-user server the file goes to the course's service, which takes the sender from the server's
-    token (the hub user name is the 職員番号). Elsewhere the report is received here, from ``staff_id`` or the
-    logged-in user. Returns the receipt, or None when the report was not accepted."""
+    token (the hub user name is the 職員番号; ``staff_id`` may only repeat it). Elsewhere the report is received here,
+    from ``staff_id`` or the logged-in user. Returns the receipt, or None when the report was not accepted."""
     source = Path(path)
     service, token = os.environ.get(SERVICE_URL_ENV, ""), os.environ.get(TOKEN_ENV, "")
     if service and token:
+        me = os.environ.get("JUPYTERHUB_USER", "")
+        if staff_id and normalise_staff_id(staff_id) != normalise_staff_id(me):
+            print(
+                f"報告は出せていません。研修のハブでは、ログイン中の職員番号（{me}）の報告として出します。"
+                "ほかの人の報告は、講師が python -m course reports receive で受け付けます。"
+            )
+            return None
         if not source.is_file():
             print(
                 ReportRefused(

@@ -370,6 +370,9 @@ def test_hand_in_in_a_server_posts_to_the_service_and_prints_its_answer(service,
     assert "進捗報告 bad.csv を受け付けられませんでした（記録していません）" in out and "1行目「進捗率」" in out
     assert reports.hand_in(tmp_path / "ない.csv") is None
     assert "ファイル" in (out := capsys.readouterr().out) and "ない.csv が見つかりません" in out
+    monkeypatch.setenv("JUPYTERHUB_USER", busy.staff_id)
+    assert reports.hand_in(_report(tmp_path, busy, "r.csv"), staff_id=people["lead"].staff.staff_id) is None
+    assert f"ログイン中の職員番号（{busy.staff_id}）の報告として出します" in capsys.readouterr().out
     monkeypatch.setenv(reports.TOKEN_ENV, "token-service")
     assert reports.hand_in(_report(tmp_path, busy, "r.csv")) is None
     assert "報告は出せていません。報告を出すには、研修の JupyterHub にログインした" in capsys.readouterr().out
