@@ -252,6 +252,15 @@ def test_staff_reach_only_their_own_records_and_anyone_can_verify(tmp_path: Path
                     expect(view.locator("h1")).to_have_text("わたしの受講記録")
                     expect(view.locator("main")).to_contain_text(a.staff.name)
                     view.screenshot(path=str(shots / "records_through_hub.png"), full_page=True)
+                    # A page's script (same origin, the service's cookie, no XSRF token) cannot hand in a report
+                    # as the logged-in person: HubOAuth does not take the cookie for a POST without the token.
+                    forged = view.evaluate(
+                        "async (url) => { const form = new FormData();"
+                        " form.append('file', new Blob(['x'], {type: 'text/csv'}), 'r.csv');"
+                        " const r = await fetch(url, {method: 'POST', body: form}); return [r.status, await r.text()]; }",
+                        f"{SERVICE}api/reports",
+                    )
+                    assert forged[0] == 403 and "ログイン" in forged[1], forged
                     view.goto(f"{hub.url}{SERVICE}api/me?staff_id={b_id}")
                     body = json.loads(view.locator("body").inner_text())
                     assert body["staff"]["staff_id"] == a.staff.staff_id
