@@ -252,8 +252,10 @@ def test_staff_reach_only_their_own_records_and_anyone_can_verify(tmp_path: Path
                     expect(view.locator("h1")).to_have_text("わたしの受講記録")
                     expect(view.locator("main")).to_contain_text(a.staff.name)
                     view.screenshot(path=str(shots / "records_through_hub.png"), full_page=True)
-                    # A page's script (same origin, the service's cookie, no XSRF token) cannot hand in a report
-                    # as the logged-in person: HubOAuth does not take the cookie for a POST without the token.
+                    # A script on another page of the same origin (the hub's home: the service's own pages allow
+                    # no script to connect anywhere) sends the service's cookie but no XSRF token: HubOAuth does not
+                    # take the cookie for such a POST, so it cannot hand in a report as the logged-in person.
+                    view.goto(f"{hub.url}/hub/home")
                     forged = view.evaluate(
                         "async (url) => { const form = new FormData();"
                         " form.append('file', new Blob(['x'], {type: 'text/csv'}), 'r.csv');"
