@@ -424,6 +424,9 @@ def make_venv(target: Path, *, offline: bool, timeout: float = 900) -> Path:
     if offline:
         source = ["--no-index", "--find-links", str(WHEELHOUSE), "sano-dx-course[hub]"]
     else:
+        # setuptools builds in the tree and reuses build/lib from an earlier build: a file changed since then could be
+        # installed in its old version (seen: the venv got course/reports.py as it was a build before).
+        shutil.rmtree(REPO / "build", ignore_errors=True)
         source = [f"sano-dx-course[hub] @ {REPO.as_uri()}"]
     result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *source],
                             capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
