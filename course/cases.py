@@ -1,8 +1,9 @@
 """横展開事例: the 取組 that promoters marked shareable, as a list the whole city can read, and their adoption.
 
 A case is created when a shareable 取組 first arrives in a report (course/reports.py). Another 課 says it wants a
-case by reporting a 取組 with that 事例番号; the task force marks it adopted (`python -m course cases adopt`); a
-report of the adopting 課 that points to the case after the adoption is a 横展開 that actually happened.
+case by reporting a 取組 with that 事例番号; the task force marks it adopted (`python -m course cases adopt`, undone
+with `--undo`, both logged); a report of the adopting 課 that points to the case after the adoption is a 横展開 that
+actually happened.
 
 The list is a self-contained HTML page (lang=ja, headings, table headers, no external file) and a workbook, named
 横展開事例集_令和8年度_令和8年12月7日現在.html / .xlsx like HR's lists.
@@ -99,12 +100,16 @@ def load_cases(*, course: Course) -> list[Case]:
     )
 
 
-def adopt_case(*, course: Course, case_id: str, section: str, by: str, at: datetime) -> Adoption:
-    """Record that ``section`` adopts the case (logged with who and when); a CourseError says why not."""
+ADOPT, UNDO = "採用", "取り消し"  # what the task force did (the adoption log's action)
+
+
+def adopt_case(*, course: Course, case_id: str, section: str, by: str, at: datetime, undo: bool = False) -> Adoption:
+    """Record that ``section`` adopts the case, or with ``undo`` that it no longer does; either is logged with who
+    and when. A CourseError says why not (an unknown case or 課, the case's own 課, nothing to do)."""
     from sqlalchemy import create_engine
 
     from course.department_report import case_number
-    from course.gradebook import case_adoptions_table, ensure_database
+    from course.gradebook import case_adoption_log_table, case_adoptions_table, ensure_database
     from course.records import load_staff
 
     case_id, section = case_number(case_id), nfkc(section)
@@ -114,22 +119,33 @@ def adopt_case(*, course: Course, case_id: str, section: str, by: str, at: datet
         known = "、".join(cases) or "まだありません"
         msg = f"事例番号 {case_id} はありません（ある事例: {known}）。"
         raise CourseError(msg)
-    if section not in sections:
-        msg = f"「{section}」という課は名簿にありません。課の名前を名簿のとおりに書いてください。"
+    adopted = any(a.case_id == case_id and a.section == section for a in load_adoptions(course=course))
+    if undo and not adopted:
+        msg = f"{section}が {case_id} を採用した記録はありません。取り消すものがありません（事例集の「採用した課」を確かめてください）。"
         raise CourseError(msg)
-    if cases[case_id].section == section:
-        msg = f"{case_id} は{section}自身の事例です。採用するのはほかの課です。"
-        raise CourseError(msg)
-    if any(a.case_id == case_id and a.section == section for a in load_adoptions(course=course)):
-        msg = f"{section}は {case_id} をすでに採用しています。"
-        raise CourseError(msg)
+    if not undo:
+        if section not in sections:
+            msg = f"「{section}」という課は名簿にありません。課の名前を名簿のとおりに書いてください。"
+            raise CourseError(msg)
+        if cases[case_id].section == section:
+            msg = f"{case_id} は{section}自身の事例です。採用するのはほかの課です。"
+            raise CourseError(msg)
+        if adopted:
+            msg = f"{section}は {case_id} をすでに採用しています。"
+            raise CourseError(msg)
+    stamp = at.astimezone(UTC).replace(tzinfo=None)
+    table = case_adoptions_table
     ensure_database(course)
     engine = create_engine(course.db_url)
     try:
         with engine.begin() as connection:
+            if undo:
+                connection.execute(table.delete().where(table.c.case_id == case_id, table.c.section == section))
+            else:
+                connection.execute(table.insert().values(case_id=case_id, section=section, at=stamp, by=by))
             connection.execute(
-                case_adoptions_table.insert().values(
-                    case_id=case_id, section=section, at=at.astimezone(UTC).replace(tzinfo=None), by=by
+                case_adoption_log_table.insert().values(
+                    at=stamp, by=by, action=UNDO if undo else ADOPT, case_id=case_id, section=section
                 )
             )
     finally:

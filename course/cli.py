@@ -227,11 +227,14 @@ def cmd_cases_adopt(args: argparse.Namespace, course: Course) -> int:
 
     adoption = cases.adopt_case(
         course=course, case_id=args.case, section=args.section, by=args.by or getpass.getuser(),
-        at=datetime.now(course.timezone),
+        at=datetime.now(course.timezone), undo=args.undo,
     )  # fmt: skip
-    print(
-        f"{adoption.section}が {adoption.case_id} を採用したことを記録しました（{adoption.by}、{adoption.at:%Y/%m/%d %H:%M}）。"
+    what = (
+        f"{adoption.section}による {adoption.case_id} の採用を取り消しました"
+        if args.undo
+        else f"{adoption.section}が {adoption.case_id} を採用したことを記録しました"
     )
+    print(f"{what}（{adoption.by}、{adoption.at:%Y/%m/%d %H:%M}）。")
     return 0
 
 
@@ -253,7 +256,7 @@ def cmd_certificate(args: argparse.Namespace, course: Course) -> int:
 
 
 ITEMS_USAGE = (
-    "使い方: python -m course items [モジュール…]\n"
+    "使い方: python -m course items [モジュール…] [--year 年度]\n"
     "        python -m course items neutralise モジュール 設問ID --reason 理由\n"
     "        python -m course items restore モジュール 設問ID [--reason 理由]"
 )
@@ -287,9 +290,9 @@ def cmd_items(args: argparse.Namespace, course: Course) -> int:
         return 0
     modules = select_modules(cur, course, words)
     analysis = items.write_item_analysis(
-        course=course, curriculum=cur, modules=modules, out_dir=Path(args.out) if args.out else None
+        course=course, curriculum=cur, modules=modules, out_dir=Path(args.out) if args.out else None, year=args.year
     )
-    print(f"項目分析（{analysis.year.label}、各職員の最新の提出）:")
+    print(f"項目分析（{analysis.scope}）:")
     for module in modules:
         stats = [s for s in analysis.stats if s.module_id == module.id]
         attempts = max((s.attempts for s in stats), default=0)
@@ -420,11 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     cases_parser.set_defaults(handler=cmd_cases)
     cases_commands = cases_parser.add_subparsers(title="コマンド", metavar="コマンド")
     adopt = cases_commands.add_parser(
-        "adopt", help="ほかの課が事例を採用したことを記録します", description="ほかの課が事例を採用したことを記録します"
+        "adopt",
+        help="ほかの課が事例を採用したことを記録します（--undo で取り消し）",
+        description="ほかの課が事例を採用したことを記録します（--undo で取り消し）",
     )
     adopt.add_argument("case", metavar="事例番号", help="採用された事例の番号（例: C001）")
     adopt.add_argument("--section", required=True, metavar="課", help="採用した課（名簿の課の名前）")
     adopt.add_argument("--by", metavar="氏名", help="記録に残す記録した人（既定: ログイン中のユーザー名）")
+    adopt.add_argument("--undo", action="store_true", help="記録した採用を取り消します（取り消しも記録に残ります）")
     adopt.set_defaults(handler=cmd_cases_adopt)
     cert = add(
         "certificate", cmd_certificate, "修了者の修了証（PDF）を発行します。verify 検証コード で真偽を確かめます"
@@ -443,6 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
     item.add_argument("--reason", metavar="理由", help="全員正解扱いにする（または元に戻す）理由。記録に残ります")
     item.add_argument("--by", metavar="氏名", help="記録に残す実施者（既定: ログイン中のユーザー名）")
     item.add_argument("--out", metavar="フォルダ", help="項目分析の出力先（既定: gradebook/exports）")
+    item.add_argument(
+        "--year",
+        type=_year,
+        metavar="年度",
+        help="その年度に提出されたものだけを分析します（例: 令和8年度。既定: すべての年度）",
+    )
     add("demo", cmd_demo, "架空の職員40人で、名簿取り込みから修了状況一覧の出力までを通して実行します")
     return parser
 

@@ -177,8 +177,8 @@ report_rows_table = Table(
     Column("shareable", Boolean, nullable=False),
     Column("case_id", String(16), nullable=False),  # the 事例 this 取組 adopts, "" for none
 )
-# 横展開事例: a 取組 marked shareable becomes a case the first time it is reported; adoptions are logged by the task
-# force (python -m course cases adopt).
+# 横展開事例: a 取組 marked shareable becomes a case the first time it is reported; adoptions are recorded by the task
+# force (python -m course cases adopt), and undone with --undo.
 cases_table = Table(
     "course_cases",
     metadata,
@@ -196,6 +196,17 @@ case_adoptions_table = Table(
     Column("section", String(128), primary_key=True),  # the 課 that adopts it
     Column("at", DateTime, nullable=False),
     Column("by", String(64), nullable=False),
+)
+# Every adoption and every undoing of one, append-only: who, when, what (python -m course cases adopt [--undo]).
+case_adoption_log_table = Table(
+    "course_case_adoption_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),  # naive UTC
+    Column("by", String(64), nullable=False),
+    Column("action", String(8), nullable=False),  # 採用 / 取り消し
+    Column("case_id", String(16), nullable=False),
+    Column("section", String(128), nullable=False),
 )
 
 # Items (autograded test cells) an instructor neutralised: every submission of the assignment counts the cell's full

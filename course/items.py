@@ -1,6 +1,7 @@
 """Item analysis for instructors: how each autograded test cell (an item) of a module did, and neutralising one.
 
-Per module and item, over the latest submission of each member of staff (the one completion uses): attempts, how
+Per module and item, over the latest submission of each member of staff (the one completion uses), of every year
+or of one fiscal year (by nbgrader's submission timestamp, in the course's timezone): attempts, how
 many got the item's full marks, the mean points and a discrimination index. The index is the correlation between
 the item's points and the points of the module's other items in the same submission (the corrected item–total
 correlation; point-biserial for a right-or-wrong item), so an item never correlates with itself. A neutralised item
@@ -223,10 +224,10 @@ def log_table(log: Sequence[Neutralisation], modules: Sequence[Module]) -> Table
     return Table("操作記録", LOG_HEADER, rows, (18, 10, 10, 24, 60, 16))
 
 
-def notes_table(thresholds: Thresholds, generated_at: datetime) -> Table:
+def notes_table(thresholds: Thresholds, generated_at: datetime, scope: str) -> Table:
     rows: tuple[tuple[Cell, ...], ...] = (
         ("出力日時", generated_at.strftime("%Y/%m/%d %H:%M")),
-        ("対象", "各職員の最新の提出の、自動採点のテスト（設問）。振り返りなど講師が採点する欄は含みません。"),
+        ("対象", f"{scope}の、自動採点のテスト（設問）。振り返りなど講師が採点する欄は含みません。"),
         ("正答者数・正答率", "その設問で満点だった提出の数と割合。"),
         ("平均点", "その設問の得点の平均（全員正解扱いにする前の、採点どおりの点）。"),
         (
@@ -273,7 +274,8 @@ def _items_in_order(course: Course, modules: Sequence[Module]) -> dict[str, list
 
 @dataclass(frozen=True)
 class ItemAnalysis:
-    year: FiscalYear
+    year: FiscalYear  # the year of the file's name: the one analysed, or the current one for every year
+    submitted_in: FiscalYear | None  # None: submissions of every year
     stats: tuple[ItemStats, ...]
     log: tuple[Neutralisation, ...]
     thresholds: Thresholds
@@ -283,21 +285,36 @@ class ItemAnalysis:
     def flagged(self) -> tuple[ItemStats, ...]:
         return tuple(s for s in self.stats if s.flags)
 
+    @property
+    def scope(self) -> str:
+        """Which submissions, as the command and the workbook say it."""
+        which = f"{self.submitted_in.label}に提出された" if self.submitted_in else "すべての年度の"
+        return f"{which}各職員の最新の提出"
 
-def analyse_items(*, course: Course, modules: Sequence[Module], as_of: datetime | None = None) -> ItemAnalysis:
-    """Every item of ``modules`` with its statistics and flags, and the log of neutralisations."""
+
+def submitted_in(grades: Iterable[CellGrade], year: FiscalYear) -> list[CellGrade]:
+    """The grades of submissions made in ``year`` (a grade without a timestamp belongs to no year)."""
+    return [g for g in grades if g.timestamp is not None and g.timestamp.date() in year]
+
+
+def analyse_items(
+    *, course: Course, modules: Sequence[Module], as_of: datetime | None = None, year: FiscalYear | None = None
+) -> ItemAnalysis:
+    """Every item of ``modules`` with its statistics and flags, over the submissions of ``year`` (None: every
+    year), and the log of neutralisations."""
     as_of = as_of or datetime.now(course.timezone)
     assignments = [m.assignment for m in modules]
     thresholds = load_thresholds(course.settings_file(ITEM_SETTINGS))
+    grades = load_cell_grades(course=course, assignments=assignments)
     stats = analyse(
-        grades=load_cell_grades(course=course, assignments=assignments),
+        grades=grades if year is None else submitted_in(grades, year),
         modules=modules,
         items=_items_in_order(course, modules),
         thresholds=thresholds,
         neutralised=load_neutralised(course=course),
     )
     log = [n for n in load_neutralisation_log(course=course) if n.assignment in assignments]
-    return ItemAnalysis(FiscalYear.of(as_of.date()), tuple(stats), tuple(log), thresholds)
+    return ItemAnalysis(year or FiscalYear.of(as_of.date()), year, tuple(stats), tuple(log), thresholds)
 
 
 def write_item_analysis(
@@ -307,14 +324,16 @@ def write_item_analysis(
     modules: Sequence[Module],
     out_dir: Path | None = None,
     as_of: datetime | None = None,
+    year: FiscalYear | None = None,
 ) -> ItemAnalysis:
-    """The item analysis of ``modules`` as 項目分析_<年度>_<日付>現在.xlsx (sheets 設問別, 操作記録, 説明)."""
+    """The item analysis of ``modules`` as 項目分析_<年度>_<日付>現在.xlsx (sheets 設問別, 操作記録, 説明), over the
+    submissions of ``year`` (None: every year)."""
     generated_at = as_of or datetime.now(course.timezone)
-    analysis = analyse_items(course=course, modules=modules, as_of=generated_at)
+    analysis = analyse_items(course=course, modules=modules, as_of=generated_at, year=year)
     tables = [
         items_table(analysis.stats, modules),
         log_table(analysis.log, modules),
-        notes_table(analysis.thresholds, generated_at),
+        notes_table(analysis.thresholds, generated_at, analysis.scope),
     ]
     year = analysis.year
     titled = [replace(t, caption=caption(curriculum, f"項目分析（{t.title}）", year, generated_at)) for t in tables]

@@ -11,10 +11,11 @@ When reports are due is the task force's setting (settings/reports.toml, [schedu
 period's report due on a day of the month after the period. A period's report is one received after the previous
 period's due day and up to its own.
 
-On the hub, the course's service is to call :func:`receive_report` for ``POST /services/kenshu/api/reports`` (the
-file as the request body or a multipart field ``file``; the sender is the logged-in hub user, never a field of the
-request): 200 with the receipt (受付番号, period, new 事例番号, message), 422 with ``{"problems": [...]}`` when
-refused. Until then a promoter's notebook calls :func:`hand_in`, which needs the course folder and its gradebook.
+On the hub, a promoter's notebook calls :func:`hand_in`, which posts the file to the course's service
+(course/staff_portal.py, ``POST /services/kenshu/api/reports``, multipart field ``file``) with the single-user
+server's own token; the service calls :func:`receive_report` with the logged-in hub user as the sender. Outside a hub
+(a trial on one machine, an instructor's server in the course folder) :func:`hand_in` receives the report directly,
+which needs the course folder and its gradebook.
 """
 
 from __future__ import annotations
@@ -181,6 +182,33 @@ class Receipt:
         return (
             f"{self.department}の進捗報告（{self.rows} 件の取組、{self.period or '期間外'}）を受け付けました"
             f"（受付番号 {self.report_id}、{self.received_at:%Y年%m月%d日 %H:%M}）。{cases}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The receipt as the service answers it (and :meth:`from_json` reads it back)."""
+        return {
+            "report_id": self.report_id,
+            "staff_id": self.staff_id,
+            "department": self.department,
+            "section": self.section,
+            "received_at": self.received_at.isoformat(),
+            "rows": self.rows,
+            "period": self.period,
+            "new_cases": list(self.new_cases),
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Receipt:
+        return cls(
+            report_id=int(data["report_id"]),
+            staff_id=str(data["staff_id"]),
+            department=str(data["department"]),
+            section=str(data["section"]),
+            received_at=datetime.fromisoformat(data["received_at"]),
+            rows=int(data["rows"]),
+            period=str(data["period"]),
+            new_cases=tuple(data["new_cases"]),
         )
 
 
@@ -413,18 +441,97 @@ def load_adoptions(*, course: Course) -> list[Adoption]:
 
 # ---------------------------------------------------------------- from a promoter's notebook
 
+SERVICE_URL_ENV = "COURSE_SERVICE_URL"  # the kenshu service's address, given to each server by the hub's spawner
+TOKEN_ENV = "JUPYTERHUB_API_TOKEN"  # the single-user server's own token, which may reach the service
+UNREACHABLE = (
+    "研修のサービスに接続できなかったため、報告は出せていません（{why}）。"
+    "時間をおいてもう一度実行し、続くときは情報政策課にお知らせください。"
+)
+
 
 def hand_in(path: str | os.PathLike[str], *, staff_id: str | None = None) -> Receipt | None:
     """Hand in a saved report from JupyterLab and print the receipt, or every reason it was refused (in Japanese).
 
-    The sender is the logged-in user (the hub's user name is the 職員番号) unless ``staff_id`` is given. Returns the
-    receipt, or None when the report was refused."""
+    In a hub's single-user server the file goes to the course's service, which takes the sender from the server's
+    token (the hub user name is the 職員番号; ``staff_id`` may only repeat it). Elsewhere the report is received here,
+    from ``staff_id`` or the logged-in user. Returns the receipt, or None when the report was not accepted."""
+    source = Path(path)
+    service, token = os.environ.get(SERVICE_URL_ENV, ""), os.environ.get(TOKEN_ENV, "")
+    if service and token:
+        me = os.environ.get("JUPYTERHUB_USER", "")
+        if staff_id and normalise_staff_id(staff_id) != normalise_staff_id(me):
+            print(
+                f"報告は出せていません。研修のハブでは、ログイン中の職員番号（{me}）の報告として出します。"
+                "ほかの人の報告は、講師が python -m course reports receive で受け付けます。"
+            )
+            return None
+        if not source.is_file():
+            print(
+                ReportRefused(
+                    source.name, [f"ファイル {source} が見つかりません。保存した場所と名前を確かめてください。"]
+                )
+            )
+            return None
+        return _hand_in_to_service(source, service=service, token=token)
     course = Course.load()
     who = staff_id or os.environ.get("JUPYTERHUB_USER", "")
     try:
-        receipt = receive_report(course=course, staff_id=who, path=Path(path), at=datetime.now(course.timezone))
+        receipt = receive_report(course=course, staff_id=who, path=source, at=datetime.now(course.timezone))
     except ReportRefused as error:
         print(error)
         return None
     print(receipt.message)
     return receipt
+
+
+def _hand_in_to_service(source: Path, *, service: str, token: str) -> Receipt | None:
+    """POST the file to the service's ``api/reports`` as a multipart field ``file`` and print its answer."""
+    import json
+    import urllib.error
+    import urllib.request
+    import uuid
+
+    boundary = uuid.uuid4().hex
+    name = source.name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + source.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(  # the hub's own address for the service, http(s)
+        service.rstrip("/") + "/api/reports",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"token {token}", "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        answer = _json_or_empty(error.read())
+        if error.code == 422 and "problems" in answer:
+            print(ReportRefused(source.name, answer["problems"]))
+        elif "message" in answer:  # the service's own answer (403: not a logged-in member of staff)
+            print(f"報告は出せていません。{answer['message']}")
+        else:
+            print(UNREACHABLE.format(why=f"HTTP {error.code}"))
+        return None
+    except (OSError, ValueError) as error:
+        print(UNREACHABLE.format(why=error))
+        return None
+    receipt = Receipt.from_json(answer)
+    print(receipt.message)
+    return receipt
+
+
+def _json_or_empty(body: bytes) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

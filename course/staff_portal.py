@@ -11,7 +11,12 @@ Under the service's prefix (``/services/kenshu/``):
 - ``""`` (login): the same as a page, 「わたしの受講記録」;
 - ``certificates/<track>.pdf`` (login): the person's own 修了証 of a completed track, issued on first download as
   ``python -m course certificate`` issues it;
-- ``verify`` and ``api/verify`` (no login): 有効 or 無効 for a code, with the name, course and completion date only.
+- ``verify`` and ``api/verify`` (no login): 有効 or 無効 for a code, with the name, course and completion date only;
+- ``api/reports`` (login, POST): a 推進員's 進捗報告 handed in from their JupyterLab (course/reports.py ``hand_in``),
+  the file as the multipart field ``file``; the sender is the logged-in hub user. 200 with the receipt
+  (``Receipt.to_json``), 422 with ``{"problems": [...]}`` (Japanese, naming the file, row and column) when refused,
+  and nothing recorded then; 403 for a service's token or no login. A request authenticated by the browser's cookie
+  needs the hub's XSRF token (HubOAuth checks it); one with ``Authorization: token …`` does not.
 
 Who is asking comes from ``hub_auth``, the application's one seam: the hub's ``HubOAuth`` in service, a stand-in
 with the same interface in the tests (tests/test_staff_portal.py).
@@ -24,9 +29,11 @@ import contextlib
 import json
 import logging
 import os
+import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -34,7 +41,7 @@ from jupyterhub.services.auth import HubAuth, HubOAuth, HubOAuthCallbackHandler,
 from tornado import web
 from tornado.httpserver import HTTPServer
 
-from course import certificate, staff_id
+from course import certificate, reports, staff_id
 from course.completion import StaffCompletion, TrackStatus
 from course.config import PACKAGE_DIR, Course, CourseError
 from course.curriculum import CURRICULUM_FILE, Curriculum, load_curriculum
@@ -48,6 +55,7 @@ NOT_ON_ROSTER = (
     "このアカウント（{who}）は研修の名簿にありません。職員番号でログインしているか確かめ、"
     "それでも表示されないときは人事課（研修担当）に名簿への登録を依頼してください。"
 )
+NO_REPORT_FILE = "報告のファイルがありません。保存した進捗報告（.csv か .xlsx）を1つ、file という名前で送ってください。"
 NO_CERTIFICATE = "この研修区分の修了証はまだありません。すべての必修モジュールを修了すると、ここから受け取れます。"
 # Pages carry no script; styles are inline in the page. Nothing may frame them but the hub's own pages (the panel).
 SECURITY_HEADERS = {
@@ -58,6 +66,7 @@ SECURITY_HEADERS = {
 }
 log = logging.getLogger("course.staff_portal")
 _RENDERING = threading.Lock()  # matplotlib's settings are global: one certificate is drawn at a time
+MAX_REPORT_BYTES = 5 * 1024 * 1024  # a report is a few hundred rows at most
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,8 @@ class Portal:
 
     course: Course
     prefix: str = f"/services/{SERVICE_NAME}/"
+    # One report is received at a time: each numbers its new cases after the ones already stored.
+    receiving: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def curriculum(self) -> Curriculum:
         """Read on each request, so that a changed settings/curriculum.toml needs no restart."""
@@ -101,6 +112,25 @@ class Portal:
         mine = next(c for c in issued if c.track_key == track_key)
         with _RENDERING:
             return certificate.certificate_pdf(course=self.course, curriculum=curriculum, certificate=mine)
+
+    def receive_report(self, *, sender: str, file_name: str, body: bytes) -> reports.Receipt:
+        """Receive the report ``body`` (a file called ``file_name``) from the hub user ``sender``; ReportRefused
+        says every problem, and then nothing was recorded."""
+        name = PurePosixPath(file_name.replace("\\", "/")).name.strip()  # a browser may send C:\fakepath\…
+        if not name or name in (".", ".."):
+            raise reports.ReportRefused(
+                "（名前のないファイル）", ["ファイル名がありません。保存した報告のファイルを出してください。"]
+            )
+        if len(body) > MAX_REPORT_BYTES:
+            raise reports.ReportRefused(
+                name, [f"ファイルが大きすぎます（{MAX_REPORT_BYTES // 1024 // 1024} MB まで）。"]
+            )
+        with tempfile.TemporaryDirectory(prefix="kenshu-report-") as folder, self.receiving:
+            path = Path(folder) / name
+            path.write_bytes(body)
+            return reports.receive_report(
+                course=self.course, staff_id=sender, path=path, at=datetime.now(self.course.timezone)
+            )
 
     def verification(self, code: str, curriculum: Curriculum) -> dict[str, Any]:
         """{"valid": False}, or the name, course name, completion date and number of a certificate as issued."""
@@ -164,13 +194,16 @@ class _StaffPage(HubOAuthenticated, _Page):
         super().set_default_headers()
         self.set_header("Cache-Control", "no-store")
 
-    def own_record(self) -> tuple[str, Curriculum, StaffCompletion | None]:
-        """Who is asking (the hub user, never a parameter), the curriculum, and their records (None: not on the
-        roster)."""
+    def who(self) -> str:
+        """The hub user asking (never a parameter of the request); 403 for a service's token."""
         user = self.current_user
         if not user or user.get("kind", "user") != "user":  # a service's token is nobody's record
             raise web.HTTPError(403)
-        who = str(user["name"])
+        return str(user["name"])
+
+    def own_record(self) -> tuple[str, Curriculum, StaffCompletion | None]:
+        """Who is asking, the curriculum, and their records (None: not on the roster)."""
+        who = self.who()
         curriculum = self.portal.curriculum()
         return who, curriculum, self.portal.record(who, curriculum)
 
@@ -199,6 +232,42 @@ class MeApi(_StaffPage):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         _finish_json(self, {"message": "受講記録を読み出せませんでした。時間をおいてもう一度試してください。"})
+
+
+class ReportsApi(_StaffPage):
+    """A 推進員's 進捗報告, handed in from their JupyterLab (multipart field ``file``)."""
+
+    @web.authenticated
+    async def post(self) -> None:
+        sender = self.who()
+        files = self.request.files.get("file", [])
+        if len(files) != 1:
+            self.set_status(422)
+            _finish_json(self, {"problems": [NO_REPORT_FILE]})
+            return
+        upload = files[0]
+        try:
+            receipt = await asyncio.to_thread(
+                self.portal.receive_report, sender=sender, file_name=upload.filename, body=upload.body
+            )
+        except reports.ReportRefused as refused:
+            log.info(
+                "進捗報告を受け付けませんでした（%s、%s）: %d 件の問題", sender, upload.filename, len(refused.problems)
+            )
+            self.set_status(422)
+            _finish_json(self, {"problems": list(refused.problems), "message": str(refused)})
+            return
+        log.info("進捗報告を受け付けました（%s、受付番号 %d）", sender, receipt.report_id)
+        _finish_json(self, receipt.to_json())
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        message = {
+            403: "報告を出すには、研修の JupyterHub にログインした職員のアカウントで実行してください。",
+        }.get(
+            status_code,
+            "報告を受け付ける処理でエラーが起きました。時間をおいてもう一度出し、続くときは情報政策課にお知らせください。",
+        )
+        _finish_json(self, {"message": message})
 
 
 class CertificateDownload(_StaffPage):
@@ -266,13 +335,16 @@ def make_app(*, portal: Portal, hub_auth: HubAuth) -> web.Application:
             (rf"{prefix}certificates/([a-z][a-z0-9_]*)\.pdf", CertificateDownload, args),
             (f"{prefix}verify", VerifyPage, args),
             (f"{prefix}api/verify", VerifyApi, args),
+            (f"{prefix}api/reports", ReportsApi, args),
             (f"{prefix}oauth_callback", OAuthCallback, {"hub_auth": hub_auth}),
         ],
         template_path=str(TEMPLATES),
         cookie_secret=os.urandom(32),  # signs the login cookie; after a restart the hub's OAuth simply logs in again
         default_handler_class=NotFound,
         default_handler_args=args,
-        xsrf_cookies=False,  # nothing here changes state on a request a page could forge (GET only)
+        # Tornado's own check stays off: HubOAuth checks the hub's XSRF token on a POST authenticated by the cookie
+        # (api/reports) and lets one with an Authorization token through, as the hub's own API does.
+        xsrf_cookies=False,
     )
 
 

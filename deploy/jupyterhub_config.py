@@ -210,6 +210,12 @@ c.JupyterHub.services = [_kenshu]
 # Every hub user may open the service (it shows each person only their own records); its verification page needs no
 # login at all.
 c.JupyterHub.load_roles = [{"name": "user", "scopes": ["self", f"access:services!service={KENSHU}"]}]
+# A promoter hands in their 部's 進捗報告 from a notebook (course/reports.py hand_in): the code posts it to the service
+# with the server's own token ($JUPYTERHUB_API_TOKEN) to the address below, which the proxy also uses. The token gets
+# the hub's default `server` role scopes plus access to kenshu, which the user holds through the role above (the hub
+# gives a server token only the requested scopes its owner holds).
+KENSHU_SERVICE_URL = f"{str(_kenshu['url']).rstrip('/')}/services/{KENSHU}/"
+c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", f"access:services!service={KENSHU}"]
 
 # A token for scripted set-up (tests, load tests, monitoring): only when one is given.
 if token := _env("SERVICE_TOKEN"):
@@ -373,6 +379,7 @@ def pre_spawn_hook(spawner: object) -> None:
             "PYTHONUTF8": "1",
             "TZ": TIMEZONE,
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            "COURSE_SERVICE_URL": KENSHU_SERVICE_URL,  # reports.SERVICE_URL_ENV
         }
     )
     if group == "instructors":

@@ -427,6 +427,11 @@ def make_venv(target: Path, *, offline: bool, timeout: float = 900) -> Path:
     if offline:
         source = ["--no-index", "--find-links", str(WHEELHOUSE), "sano-dx-course[hub]"]
     else:
+        # pip caches the wheel it builds from a folder whose name looks like "name-version" (a worktree such as
+        # wt-hand) and installs that cached wheel again after the code changed: drop the course's cached wheels first.
+        subprocess.run(
+            [str(python), "-m", "pip", "cache", "remove", "sano_dx_course"], capture_output=True, check=False
+        )
         source = [f"sano-dx-course[hub] @ {REPO.as_uri()}"]
     result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *source],
                             capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip

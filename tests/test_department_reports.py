@@ -225,6 +225,48 @@ def test_a_shareable_initiative_becomes_a_case_and_adoption_is_counted_when_repo
     assert "<html lang='ja'>" in page and "C001 勤怠集計の自動化" in page and "採用後に報告があった横展開 1 件" in page
 
 
+def test_an_adoption_is_undone_logged_and_no_longer_counted(city, tmp_path):
+    hand_in_three(city, tmp_path)
+    cases.adopt_case(course=city, case_id="C001", section="市民課", by="TF 事務局", at=at(10, 12))
+    reports.receive_report(
+        course=city, staff_id="300002", at=at(11, 5),
+        path=save(tmp_path, "shimin2.csv", [row("300002", "市民生活部", "市民課", "勤怠集計の自動化（人事課の事例）",
+                                                 報告日="2026-11-01", 事例番号="C001")]),
+    )  # fmt: skip
+
+    def counts() -> list[tuple[int, int]]:
+        """Adoptions and 横展開 that happened, per case, as the task force's report counts them."""
+        return [
+            (len(c.adopted_by), len(c.spread_to)) for c in report.loop_view(course=city, today=at(11, 25).date()).cases
+        ]
+
+    assert counts() == [(1, 1)]
+    undone = cases.adopt_case(course=city, case_id="c1", section="市民課", by="TF 課長", at=at(11, 10), undo=True)
+    assert (undone.case_id, undone.section, undone.by) == ("C001", "市民課", "TF 課長")
+    [case] = cases.load_cases(course=city)
+    assert (case.adopted_by, case.spread_to, case.wanted_by) == ((), (), ("市民課",))  # it still points to the case
+    assert counts() == [(0, 0)]
+    page = cases.write_cases(course=city, out_dir=tmp_path / "out", at=at(11, 11)).html.read_text(encoding="utf-8")
+    assert "ほかの課での採用 0 件、採用後に報告があった横展開 0 件" in page
+    with pytest.raises(CourseError, match="市民課が C001 を採用した記録はありません。取り消すものがありません"):
+        cases.adopt_case(course=city, case_id="C001", section="市民課", by="TF", at=at(11, 12), undo=True)
+    with pytest.raises(CourseError, match="事例番号 C009 はありません"):
+        cases.adopt_case(course=city, case_id="C009", section="市民課", by="TF", at=at(11, 12), undo=True)
+    cases.adopt_case(course=city, case_id="C001", section="市民課", by="TF", at=at(11, 20))  # adopted again
+    assert cases.load_cases(course=city)[0].adopted_by == ("市民課",)
+    file = city.gradebook_file
+    assert file is not None
+    with sqlite3.connect(file) as db:
+        log = db.execute(
+            'SELECT at, "by", action, case_id, section FROM course_case_adoption_log ORDER BY id'
+        ).fetchall()
+    assert log == [
+        ("2026-10-12 01:00:00.000000", "TF 事務局", "採用", "C001", "市民課"),
+        ("2026-11-10 01:00:00.000000", "TF 課長", "取り消し", "C001", "市民課"),
+        ("2026-11-20 01:00:00.000000", "TF", "採用", "C001", "市民課"),
+    ]
+
+
 def test_the_cli_refuses_a_malformed_report_in_japanese_and_receives_a_good_one(city, tmp_path, monkeypatch, capsys):
     from course import cli
 
@@ -239,10 +281,38 @@ def test_the_cli_refuses_a_malformed_report_in_japanese_and_receives_a_good_one(
     assert "総務部の進捗報告（1 件の取組" in capsys.readouterr().out
     assert cli.main(["--runtime", runtime, "cases", "adopt", "C001", "--section", "市民課", "--by", "TF"]) == 1
     assert "事例番号 C001 はありません" in capsys.readouterr().err
+    shared = save(
+        tmp_path, "shared.csv", [row("300001", "総務部", "人事課", "y", 報告日="2026-04-10", 他課への展開="はい")]
+    )
+    assert cli.main(["--runtime", runtime, "reports", "receive", str(shared), "--staff", "300001"]) == 0
+    capsys.readouterr()
+    adopt = ["--runtime", runtime, "cases", "adopt", "C001", "--section", "市民課", "--by", "TF"]
+    assert cli.main([*adopt, "--undo"]) == 1
+    assert "取り消すものがありません" in capsys.readouterr().err
+    assert cli.main(adopt) == 0
+    assert "市民課が C001 を採用したことを記録しました（TF、" in capsys.readouterr().out
+    assert cli.main([*adopt, "--undo"]) == 0
+    assert (
+        "市民課が C001 を採用を取り消しました" not in (out := capsys.readouterr().out)
+        and "C001 の採用を取り消しました" in out
+    )
     out = tmp_path / "out"
     assert cli.main(["--runtime", runtime, "cases", "--out", str(out)]) == 0
-    assert "横展開事例集を出力しました（0 件）" in capsys.readouterr().out
+    assert "横展開事例集を出力しました（1 件）" in capsys.readouterr().out
     assert len(list(out.glob("横展開事例集_*現在.html"))) == 1
+
+
+def test_hand_in_outside_a_hub_receives_the_report_in_the_course_folder(city, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(reports.SERVICE_URL_ENV, raising=False)
+    monkeypatch.delenv(reports.TOKEN_ENV, raising=False)
+    monkeypatch.setattr(Course, "load", lambda *_, **__: city)
+    monkeypatch.setenv("JUPYTERHUB_USER", "300001")
+    receipt = reports.hand_in(save(tmp_path, "somu.csv", [row("300001", "総務部", "人事課", "x", 報告日="2026-04-10")]))
+    assert receipt is not None and receipt.staff_id == "300001" and stored(city) == (1, 1)
+    assert capsys.readouterr().out.strip() == receipt.message
+    assert reports.hand_in(save(tmp_path, "shimin.csv", [row("300002", "市民生活部", "市民課", "y")])) is None
+    assert "「部」: 「市民生活部」ですが、あなたの所属は総務部です" in capsys.readouterr().out
+    assert stored(city) == (1, 1)
 
 
 def test_the_schedule_says_which_period_is_due_and_when_its_window_opens():
@@ -273,11 +343,15 @@ def glyphs(postscript_name: str) -> set[int]:
 @pytest.mark.hub
 def test_the_case_list_renders_its_japanese_as_real_text_without_missing_glyphs_in_chromium(city, tmp_path):
     """Every character of the case list's visible text (innerText: real text, not an image) has a glyph in a font
-    Chromium drew the page with, so no character shows as tofu. The screenshot is kept for a person to look at."""
+    Chromium drew the page with, so no character shows as tofu, and axe-core finds no serious or critical WCAG 2.1
+    A/AA violation. The screenshot is kept for a person to look at."""
     from playwright.sync_api import sync_playwright
 
     from tests.conftest import REPO
+    from tests.feedback_support import AXE, AXE_RUN, WCAG_TAGS
     from tests.hub_support import CHROMIUM, CHROMIUM_ARGS
+
+    assert AXE.is_file(), "axe-core がありません: make proxy で deploy/ に npm ci を行います"
 
     hand_in_three(city, tmp_path)
     cases.adopt_case(course=city, case_id="C001", section="市民課", by="TF", at=at(10, 12))
@@ -300,6 +374,8 @@ def test_the_case_list_renders_its_japanese_as_real_text_without_missing_glyphs_
                 for node in cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": "body *"})["nodeIds"]
                 for font in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
             }
+            page.add_script_tag(path=str(AXE))
+            violations = page.evaluate(AXE_RUN, WCAG_TAGS)
         finally:
             browser.close()
     assert "横展開事例集（令和8年度（2026年度）・令和8年10月20日現在）" in text
@@ -308,3 +384,4 @@ def test_the_case_list_renders_its_japanese_as_real_text_without_missing_glyphs_
     drawn = set().union(*(glyphs(name) for name in fonts))
     missing = sorted({ch for ch in text if not ch.isspace() and ord(ch) not in drawn})
     assert not missing, f"characters without a glyph in the fonts used ({fonts}): {missing}"
+    assert not [v for v in violations if v["impact"] in ("serious", "critical")], violations

@@ -22,6 +22,7 @@ from course.curriculum import load_curriculum
 from course.gradebook import record_completions
 from course.items import Flag
 from course.models import NEUTRALISE, RESTORE, CellGrade
+from course.years import FiscalYear
 from tests import synthetic
 
 TODAY = date(2026, 11, 27)
@@ -64,11 +65,12 @@ def cohort(tmp_path: Path) -> Course:
     return _cohort(tmp_path / "course")
 
 
-def _cells(course: Course) -> dict[tuple[str, str], dict[str, tuple[float, float, str, bool]]]:
-    """Per (student, assignment): grade id → (points, max, cell type, needs manual grade), from plain SQL."""
+def _cells(course: Course, where: str = "") -> dict[tuple[str, str], dict[str, tuple[float, float, str, bool]]]:
+    """Per (student, assignment): grade id → (points, max, cell type, needs manual grade), from plain SQL (``where``
+    restricts the submissions)."""
     assert course.gradebook_file is not None
     with sqlite3.connect(course.gradebook_file) as db:
-        rows = db.execute(CELL_SQL).fetchall()
+        rows = db.execute(CELL_SQL + where).fetchall()
     cells: dict[tuple[str, str], dict[str, tuple[float, float, str, bool]]] = defaultdict(dict)
     for student, assignment, grade_id, maximum, cell_type, points, manual in rows:
         cells[student, assignment][grade_id] = (float(points), float(maximum), cell_type, bool(manual))
@@ -88,14 +90,11 @@ def _modules(course: Course):
     return load_curriculum().available(course.source_dir)
 
 
-def test_item_statistics_equal_a_plain_sql_recomputation(shared: Course):
-    """Attempts, passes, mean points and the item–rest correlation of every test cell match plain SQL."""
-    cells = _cells(shared)
-    analysis = items.analyse_items(course=shared, modules=_modules(shared), as_of=AT)
-    ours = {(s.module_id, s.grade_id): s for s in analysis.stats}
-    modules = {m.assignment: m.id for m in _modules(shared)}
+def _recomputed(course: Course, where: str = "") -> dict[tuple[str, str], tuple[int, int, float, float | None]]:
+    """Per (module, item) with attempts: attempts, passes, mean points and item–rest correlation, in plain Python."""
+    cells = _cells(course, where)
     expected = {}
-    for assignment, module_id in modules.items():
+    for assignment, module_id in {m.assignment: m.id for m in _modules(course)}.items():
         submissions = [c for (_, a), c in cells.items() if a == assignment]
         tests = sorted({g for c in submissions for g, v in c.items() if v[2] == "code"})
         for grade_id in tests:
@@ -105,14 +104,65 @@ def test_item_statistics_equal_a_plain_sql_recomputation(shared: Course):
             expected[module_id, grade_id] = (
                 len(points), sum(p == maximum for p in points), sum(points) / len(points), _pearson(points, rest)
             )  # fmt: skip
-    assert len(expected) == 3 * len(modules)  # the reflection (a manually graded cell) is not an item
+    return expected
+
+
+def _assert_equal(analysis: items.ItemAnalysis, expected: dict[tuple[str, str], tuple[int, int, float, float | None]]):
+    ours = {(s.module_id, s.grade_id): s for s in analysis.stats if s.attempts}
     assert set(ours) == set(expected)
     for key, (attempts, passed, mean, r) in expected.items():
         stat = ours[key]
         assert (stat.attempts, stat.passed) == (attempts, passed), key
         assert stat.mean_score == pytest.approx(mean), key
         assert stat.discrimination == pytest.approx(r), key
+
+
+def test_item_statistics_equal_a_plain_sql_recomputation(shared: Course):
+    """Attempts, passes, mean points and the item–rest correlation of every test cell match plain SQL."""
+    analysis = items.analyse_items(course=shared, modules=_modules(shared), as_of=AT)
+    expected = _recomputed(shared)
+    assert len(expected) == 3 * len(_modules(shared))  # the reflection (a manually graded cell) is not an item
+    assert len(analysis.stats) == len(expected)
+    _assert_equal(analysis, expected)
     assert sum(s.attempts for s in analysis.stats) > 1000
+
+
+def test_one_fiscal_years_submissions_equal_a_plain_sql_recomputation_of_that_year(shared: Course, tmp_path: Path):
+    """With a year, only submissions made in it (Asia/Tokyo, 4/1〜3/31) count. A copy of the cohort has one
+        student in three moved back a year, and two to either side of the years' boundary in Tokyo: 3/31 23:59 JST is
+    令和7年度, 4/1 00:30 JST (still 3/31 in UTC) is 令和8年度."""
+    import shutil
+
+    root = tmp_path / "course"
+    shutil.copytree(shared.root, root)
+    course = Course.load(root, runtime=root / "runtime")
+    assert course.gradebook_file is not None
+    with sqlite3.connect(course.gradebook_file) as db:
+        ids = [r[0] for r in db.execute("SELECT id FROM student ORDER BY id")][::3]
+        marks = ",".join("?" * len(ids))
+        db.execute(
+            f"UPDATE submitted_assignment SET timestamp = datetime(timestamp, '-1 year') WHERE student_id IN ({marks})",
+            ids,
+        )
+        for student, stamp in zip(ids[:2], ("2026-03-31 14:59:00.000000", "2026-03-31 15:30:00.000000"), strict=True):
+            db.execute("UPDATE submitted_assignment SET timestamp = ? WHERE student_id = ?", (stamp, student))
+    utc_bounds = {  # a fiscal year in Asia/Tokyo, as nbgrader's naive UTC timestamps
+        FiscalYear(2026): " WHERE sa.timestamp >= '2026-03-31 15:00:00' AND sa.timestamp < '2027-03-31 15:00:00'",
+        FiscalYear(2025): " WHERE sa.timestamp >= '2025-03-31 15:00:00' AND sa.timestamp < '2026-03-31 15:00:00'",
+    }
+    totals = {}
+    for year, where in utc_bounds.items():
+        analysis = items.analyse_items(course=course, modules=_modules(course), as_of=AT, year=year)
+        assert (analysis.year, analysis.submitted_in) == (year, year)
+        assert analysis.scope == f"{year.label}に提出された各職員の最新の提出"
+        expected = _recomputed(course, where)
+        _assert_equal(analysis, expected)
+        totals[year] = sum(s.attempts for s in analysis.stats)
+    every = items.analyse_items(course=course, modules=_modules(course), as_of=AT)
+    assert every.submitted_in is None and every.scope == "すべての年度の各職員の最新の提出"
+    _assert_equal(every, _recomputed(course))
+    assert totals[FiscalYear(2025)] > 300 and totals[FiscalYear(2026)] > 600
+    assert sum(totals.values()) == sum(s.attempts for s in every.stats)
 
 
 def test_the_planted_items_are_flagged_and_ordinary_ones_are_not(shared: Course):
@@ -306,6 +356,11 @@ def test_the_command_prints_the_flags_and_what_neutralising_changed(cohort: Cour
         "← 成績上位者ほど不正解（設問の誤りの疑い）"
     )
     assert "注意が必要な設問: " in out and "項目分析_令和8年度_" in out
+    assert "項目分析（すべての年度の各職員の最新の提出）:" in out
+    assert cli.main([*runtime, "items", "B01", "--year", "令和7年度"]) == 0
+    out = capsys.readouterr().out
+    assert "項目分析（令和7年度に提出された各職員の最新の提出）:" in out and "B01 " in out and "（受験者 0 人）" in out
+    assert "項目分析_令和7年度_" in out
     assert cli.main([*runtime, "items", "neutralise", "B01", "test_b", "--reason", "期待値の誤り", "--by", "鈴木"]) == 0
     out = capsys.readouterr().out
     assert "B01 の設問 test_b を全員正解扱いにしました（理由: 期待値の誤り、実施: 鈴木）。" in out

@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pypdfium2 as pdfium
 import pytest
 import requests
@@ -30,7 +32,7 @@ from sqlalchemy import select
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from course import certificate
+from course import certificate, department_report, reports
 from course.completion import StaffCompletion, TrackStatus
 from course.config import Course
 from course.curriculum import load_curriculum
@@ -123,9 +125,11 @@ def _pick(completions: list[StaffCompletion], *, complete: bool, promoter: bool 
 @pytest.fixture(scope="module")
 def people(cohort) -> dict[str, StaffCompletion]:
     _, completions = cohort
+    busy = _pick(completions, complete=False, promoter=True)
     return {
-        "done": _pick(completions, complete=True),  # completed their grade's track: has a certificate to fetch
-        "busy": _pick(completions, complete=False, promoter=True),  # not finished; a 推進員 with two tracks
+        "done": _pick(completions, complete=True, promoter=False),  # completed their grade's track: a certificate
+        "busy": busy,  # not finished; a 推進員 with two tracks
+        "lead": next(c for c in completions if c.staff.promoter and c.staff.department != busy.staff.department),
     }
 
 
@@ -236,6 +240,146 @@ def test_no_address_or_parameter_gives_another_persons_record(service, people):
         response = _get(service, path, "token-busy")
         assert response.status_code in (200, 404), path
         assert people["done"].staff.name not in response.text, path
+
+
+# --- reports handed in -----------------------------------------------------------------------------------------------
+def _report(folder: Path, person: Staff, name: str, **values: object) -> Path:
+    """A one-row 進捗報告 of ``person``'s 課 as the template saves it, or as a CSV written by hand when it is not
+    valid."""
+    row = {
+        "報告日": date.today().isoformat(), "部": person.department, "課": person.section,
+        "職員番号": person.staff_id, "取組名": "窓口予約のフォーム化", "ステップ": 3, "進捗率": 50, "現状時間": 100,
+        "見込時間": 60, "削減時間": 40, "内容": "試行した", "課題": "なし", "次の予定": "本格実施", "業務": "窓口受付",
+        "手法": "Excel", "状況": "実施中", "削減時間実績": None, "他課への展開": "はい", "事例番号": None,
+    } | values  # fmt: skip
+    frame = pd.DataFrame([row], columns=department_report.COLUMN_NAMES)
+    if department_report.check(frame):
+        frame.to_csv(folder / name, index=False, encoding="utf-8-sig")
+        return folder / name
+    return department_report.save(frame, folder / name)
+
+
+def _post_report(service: str, token: str | None, path: Path, **fields: str) -> requests.Response:
+    headers = {"Authorization": f"token {token}"} if token else {}
+    with path.open("rb") as file:
+        return requests.post(f"{service}{PREFIX}api/reports", headers=headers, files={"file": (path.name, file)},
+                             data=fields, params=fields, allow_redirects=False, timeout=60)  # fmt: skip
+
+
+def _stored_reports(course: Course) -> list[tuple[str, str, str]]:
+    """(職員番号 of the report, 職員番号 in its rows, file) of every stored report, in plain SQL."""
+    assert course.gradebook_file is not None
+    with sqlite3.connect(course.gradebook_file) as db:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'course_reports'").fetchone():
+            return []
+        return db.execute(
+            "SELECT r.staff_id, w.staff_id, r.file FROM course_reports r JOIN course_report_rows w ON w.report_id = r.id"
+            " ORDER BY r.id, w.row"
+        ).fetchall()
+
+
+def test_a_promoter_hands_in_a_report_and_gets_a_receipt(service, people, cohort, tmp_path):
+    course, _ = cohort
+    busy = people["busy"].staff
+    before = _stored_reports(course)
+    response = _post_report(service, "token-busy", _report(tmp_path, busy, "進捗報告_窓口.csv"))
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "application/json; charset=UTF-8"
+    receipt = reports.Receipt.from_json(response.json())
+    assert (receipt.staff_id, receipt.department, receipt.section, receipt.rows) == (
+        busy.staff_id,
+        busy.department,
+        busy.section,
+        1,
+    )
+    assert len(receipt.new_cases) == 1 and receipt.new_cases[0].startswith("C")
+    body = response.json()
+    assert body["message"] == receipt.message and f"受付番号 {receipt.report_id}" in body["message"]
+    assert "受け付けました" in body["message"] and receipt.new_cases[0] in body["message"]
+    assert _stored_reports(course) == [*before, (busy.staff_id, busy.staff_id, "進捗報告_窓口.csv")]
+
+
+def test_a_refused_report_says_why_in_japanese_and_stores_nothing(service, people, cohort, tmp_path):
+    course, _ = cohort
+    busy = people["busy"].staff
+    before = _stored_reports(course)
+    bad = _report(tmp_path, busy, "bad.csv", 進捗率=150, 課="存在しない課")
+    response = _post_report(service, "token-busy", bad)
+    assert response.status_code == 422, response.text
+    problems = response.json()["problems"]
+    assert any("1行目" in p and "「進捗率」" in p for p in problems), problems
+    assert "bad.csv" in response.json()["message"] and "記録していません" in response.json()["message"]
+    unreadable = tmp_path / "report.pdf"
+    unreadable.write_bytes(b"%PDF-1.4")
+    assert _post_report(service, "token-busy", unreadable).status_code == 422
+    missing = requests.post(f"{service}{PREFIX}api/reports", headers={"Authorization": "token token-busy"},
+                            files={"other": ("a.csv", b"x")}, timeout=60)  # fmt: skip
+    assert missing.status_code == 422 and "file" in missing.json()["problems"][0]
+    assert _stored_reports(course) == before
+
+
+def test_a_service_token_or_no_login_cannot_hand_in(service, people, cohort, tmp_path):
+    course, _ = cohort
+    before = _stored_reports(course)
+    path = _report(tmp_path, people["busy"].staff, "r.csv")
+    for token in ("token-service", None, "token-unknown"):
+        response = _post_report(service, token, path, staff_id=people["busy"].staff.staff_id)
+        assert response.status_code == 403, (token, response.text)
+        assert "ログイン" in response.json()["message"]
+    assert _stored_reports(course) == before
+
+
+def test_the_sender_is_the_logged_in_user_whatever_the_request_says(service, people, cohort, tmp_path):
+    """Fields and parameters naming another 推進員 change nothing: the report is the token's user's, or refused."""
+    course, _ = cohort
+    busy, lead, done = (people[k].staff for k in ("busy", "lead", "done"))
+    before = _stored_reports(course)
+    # Not a 推進員, claiming to be one: refused as themself, nothing stored.
+    response = _post_report(service, "token-done", _report(tmp_path, lead, "as_lead.csv"),
+                            staff_id=lead.staff_id, user=lead.staff_id, sender=lead.staff_id)  # fmt: skip
+    assert response.status_code == 422
+    assert any(done.staff_id in p and "推進員" in p for p in response.json()["problems"])
+    # A 推進員 sending another 部's report signed as its 推進員: refused (the 部 and the 職員番号 are not theirs).
+    response = _post_report(service, "token-busy", _report(tmp_path, lead, "lead.csv"), staff_id=lead.staff_id)
+    assert response.status_code == 422
+    problems = response.json()["problems"]
+    assert any("「部」" in p for p in problems) and any("「職員番号」" in p for p in problems)
+    assert _stored_reports(course) == before
+    # Their own report with another's id in the request: stored as theirs.
+    response = _post_report(service, "token-busy", _report(tmp_path, busy, "own.csv", 取組名="公用車予約"),
+                            staff_id=lead.staff_id)  # fmt: skip
+    assert response.status_code == 200 and response.json()["staff_id"] == busy.staff_id
+    assert _stored_reports(course) == [*before, (busy.staff_id, busy.staff_id, "own.csv")]
+
+
+def test_hand_in_in_a_server_posts_to_the_service_and_prints_its_answer(service, people, cohort, tmp_path, monkeypatch,
+                                                                       capsys):  # fmt: skip
+    """reports.hand_in as a notebook in a hub's server runs it: the file goes to the service with the server's token
+    (the course folder is never opened), and the receipt or every problem is printed in Japanese."""
+    course, _ = cohort
+    busy = people["busy"].staff
+    monkeypatch.setenv(reports.SERVICE_URL_ENV, f"{service}{PREFIX}")
+    monkeypatch.setenv(reports.TOKEN_ENV, "token-busy")
+    monkeypatch.setattr(Course, "load", lambda *_, **__: pytest.fail("hand_in opened the course folder"))
+    before = _stored_reports(course)
+    receipt = reports.hand_in(_report(tmp_path, busy, "進捗報告.csv", 取組名="文書の電子決裁"))
+    assert receipt is not None and (receipt.staff_id, receipt.rows) == (busy.staff_id, 1)
+    assert capsys.readouterr().out.strip() == receipt.message
+    assert reports.hand_in(_report(tmp_path, busy, "bad.csv", 進捗率=150)) is None
+    out = capsys.readouterr().out
+    assert "進捗報告 bad.csv を受け付けられませんでした（記録していません）" in out and "1行目「進捗率」" in out
+    assert reports.hand_in(tmp_path / "ない.csv") is None
+    assert "ファイル" in (out := capsys.readouterr().out) and "ない.csv が見つかりません" in out
+    monkeypatch.setenv("JUPYTERHUB_USER", busy.staff_id)
+    assert reports.hand_in(_report(tmp_path, busy, "r.csv"), staff_id=people["lead"].staff.staff_id) is None
+    assert f"ログイン中の職員番号（{busy.staff_id}）の報告として出します" in capsys.readouterr().out
+    monkeypatch.setenv(reports.TOKEN_ENV, "token-service")
+    assert reports.hand_in(_report(tmp_path, busy, "r.csv")) is None
+    assert "報告は出せていません。報告を出すには、研修の JupyterHub にログインした" in capsys.readouterr().out
+    monkeypatch.setenv(reports.SERVICE_URL_ENV, "http://127.0.0.1:9/services/kenshu/")  # nothing listens there
+    assert reports.hand_in(_report(tmp_path, busy, "r.csv")) is None
+    assert "研修のサービスに接続できなかったため、報告は出せていません" in capsys.readouterr().out
+    assert _stored_reports(course) == [*before, (busy.staff_id, busy.staff_id, "進捗報告.csv")]
 
 
 # --- certificates ----------------------------------------------------------------------------------------------------
