@@ -96,12 +96,13 @@ def module_record(module: Module, submission: Submission | None, *, available: b
         return ModuleRecord(module.id, ModuleStatus.NOT_SUBMITTED)
     ratio = submission.score / submission.max_score if submission.max_score > 0 else 0.0
     stamp = submission.timestamp
+    # Positional (id, status, ratio, completed_at, submitted_at): made for every person and module of a city.
     if submission.needs_manual_grade:
-        return ModuleRecord(module.id, ModuleStatus.AWAITING_GRADING, ratio, submitted_at=stamp)
+        return ModuleRecord(module.id, ModuleStatus.AWAITING_GRADING, ratio, None, stamp)
     # A small tolerance, so that 6/10 passes a 0.6 ratio despite floating point.
     if submission.score >= module.pass_ratio * submission.max_score - 1e-9 and submission.max_score > 0:
-        return ModuleRecord(module.id, ModuleStatus.PASSED, ratio, completed_at=stamp, submitted_at=stamp)
-    return ModuleRecord(module.id, ModuleStatus.IN_PROGRESS, ratio, submitted_at=stamp)
+        return ModuleRecord(module.id, ModuleStatus.PASSED, ratio, stamp, stamp)
+    return ModuleRecord(module.id, ModuleStatus.IN_PROGRESS, ratio, None, stamp)
 
 
 def required_and_electives(track: Track, records: Mapping[str, ModuleRecord]) -> TrackRecord:
