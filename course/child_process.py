@@ -53,8 +53,9 @@ class Aside(Generic[T]):
     def result(self) -> T:
         if not self._pid:
             return self._work()
-        with os.fdopen(self._pipe, "rb") as pipe:
-            payload = pipe.read()
+        pipe, self._pipe = self._pipe, -1
+        with os.fdopen(pipe, "rb") as reading:
+            payload = reading.read()
         self._reap()
         if not payload:
             raise CourseError("並行して処理していたプロセスが途中で終了しました。もう一度実行してください。")
@@ -65,8 +66,10 @@ class Aside(Generic[T]):
 
     def cancel(self) -> None:
         """Stop the child if the caller gave up before asking for the result (nothing to do after ``result()``)."""
-        if self._pid:
+        if self._pipe >= 0:
             os.close(self._pipe)
+            self._pipe = -1
+        if self._pid:
             with suppress(ProcessLookupError):
                 os.kill(self._pid, signal.SIGKILL)  # its work is not wanted any more: do not wait for it
             self._reap()

@@ -72,7 +72,8 @@ def test_demo_pipeline_on_a_small_roster(course_root: Path, tmp_path: Path):
 
 def test_demo_shows_a_year_with_deadlines_extensions_and_april_changes(course_root: Path, tmp_path: Path):
     """The demo's own roster and year plan: last year's roster then this year's (a promotion, a transfer, a new hire,
-    a leaver), HR's extensions, B05 due yesterday; the summary and the per-課 lists show them."""
+    a leaver), HR's extensions, B05 due yesterday; the summary and the per-課 lists show them. The item analysis
+    flags the broken item the demo planted in B05 as one the strongest fail."""
     _, (result, summary) = _run_demo_default(course_root, tmp_path)
     text = "\n".join(summary)
     overdue = int(re.search(r"期限超過 (\d+) 人、猶予・免除 2 件", text)[1])
@@ -88,13 +89,15 @@ def test_demo_shows_a_year_with_deadlines_extensions_and_april_changes(course_ro
     assert text.count("の進捗報告（1 件の取組") == 5
     assert "進捗報告（受付不可の例）" in text and "1行目「ステップ」: 5 は 1〜4 のどれでもありません" in text
     assert "横展開事例集 3 件" in text
+    module, item = demo.PLANTED_ITEM
+    assert f"    {module} {item}: 成績上位者ほど不正解（設問の誤りの疑い）" in summary, text
     report_page = (result.workbook.parent / "進捗報告書.html").read_text(encoding="utf-8")
     assert "7. 各部の進捗報告と削減時間" in report_page and "報告が遅れている部" in report_page
 
 
 def _run_demo_default(course_root: Path, tmp_path: Path) -> tuple[Course, tuple]:
     runtime = tmp_path / "demo"
-    outcome = demo.run(course_root=course_root, runtime=runtime, module_ids=["B03"])
+    outcome = demo.run(course_root=course_root, runtime=runtime, module_ids=[demo.PLANTED_ITEM[0]])
     return Course.load(course_root, runtime=runtime), outcome
 
 
