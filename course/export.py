@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -12,7 +12,7 @@ from course.child_process import beside
 from course.completion import UNMEASURED, ModuleStatus, StaffCompletion, TrackRecord, TrackStatus
 from course.config import Course
 from course.curriculum import Curriculum, Module
-from course.organisation import ROSTER_SETTINGS, UnitKey, load_order, unit_order
+from course.organisation import BY_NAME, ROSTER_SETTINGS, UnitOrder, load_order
 from course.records import completion_records
 from course.spreadsheet import Cell, Table, csv_bytes, write_all_atomic, xlsx_bytes
 from course.wareki import wareki
@@ -35,8 +35,6 @@ SECTION_HEADER = (
     "前年度からの変更",
 )  # fmt: skip
 OVERDUE = "期限超過"
-UnitOrder = Callable[[str, str], UnitKey]
-ALPHABETICAL: UnitOrder = unit_order((), ())  # no organisation order given: by name
 DEPARTMENT_HEADER = ("部", "課", "研修区分", "対象者数", "修了者数", "修了率(%)", "採点待ち", "受講中", "未着手")
 TOTAL = "（合計）"
 NOT_REQUIRED = "対象外"  # a module none of the person's tracks includes, and that they have not submitted
@@ -167,7 +165,7 @@ def module_table(completions: Sequence[StaffCompletion], modules: Sequence[Modul
 
 
 def department_tables(
-    completions: Sequence[StaffCompletion], curriculum: Curriculum, unit_key: UnitOrder = ALPHABETICAL
+    completions: Sequence[StaffCompletion], curriculum: Curriculum, unit_key: UnitOrder = BY_NAME
 ) -> tuple[Table, Table]:
     """Completion rate per 部/課 and track, for staff currently on the roster; the totals per 部 and overall go on a
     sheet of their own, so that filtering or summing the 課 rows never counts a total twice."""
@@ -248,7 +246,7 @@ def build_tables(
     modules: Sequence[Module],
     generated_at: datetime,
     year: FiscalYear,
-    unit_key: UnitOrder = ALPHABETICAL,
+    unit_key: UnitOrder = BY_NAME,
 ) -> list[Table]:
     """The HR workbook's sheets, in order (pure). Every printed page says which year and as of when. Rows follow
     the organisation's order of 部 and 課 (``unit_key``), then 職員番号."""

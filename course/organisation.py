@@ -12,15 +12,16 @@ from course.hr_sheet import nfkc
 
 ROSTER_SETTINGS = "roster.toml"  # in the course folder's settings/: the roster's mapping, and this order
 UnitKey = tuple[int, str, int, str]
+UnitOrder = Callable[[str, str], UnitKey]  # a sort key for (部, 課)
 
 
-def load_order(path: Path) -> Callable[[str, str], UnitKey]:
+def load_order(path: Path) -> UnitOrder:
     """A sort key for (部, 課) in the organisation's order, from the roster settings file."""
     data = tomllib.loads(path.read_text(encoding="utf-8")).get("organisation", {})
     return unit_order(data.get("departments", ()), data.get("sections", ()))
 
 
-def unit_order(departments: Sequence[str], sections: Sequence[str]) -> Callable[[str, str], UnitKey]:
+def unit_order(departments: Sequence[str], sections: Sequence[str]) -> UnitOrder:
     department_rank = {nfkc(name): index for index, name in enumerate(departments)}
     section_rank = {nfkc(name): index for index, name in enumerate(sections)}
 
@@ -33,3 +34,6 @@ def unit_order(departments: Sequence[str], sections: Sequence[str]) -> Callable[
         )
 
     return key
+
+
+BY_NAME: UnitOrder = unit_order((), ())  # no organisation order given: by name

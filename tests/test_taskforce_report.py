@@ -11,6 +11,7 @@ import multiprocessing
 import re
 import sqlite3
 import sys
+import tomllib
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from course import export, records, taskforce
 from course.config import Course, CourseError
 from course.curriculum import load_curriculum
 from course.gradebook import open_gradebook
+from course.organisation import ROSTER_SETTINGS, load_order
 from course.records import load_submissions
 from course.taskforce import dashboard, progress, report
 from tests import synthetic
@@ -134,6 +136,24 @@ def test_department_rates_match_the_gradebook(cohort: Course):
     rates = {(r.department, r.track): [r.staff_count, r.completed] for r in _views(cohort).departments}
     assert rates == dict(expected)
     assert sum(done for _, done in expected.values()) > 5  # the cohort does contain completions
+
+
+def test_departments_and_sections_follow_the_organisations_order(cohort: Course, tmp_path: Path):
+    """The report lists 部 and 課 in the order settings/roster.toml gives (as HR's lists do), not by name."""
+    named = tomllib.loads(cohort.settings_file(ROSTER_SETTINGS).read_text(encoding="utf-8"))["organisation"]
+    order = load_order(cohort.settings_file(ROSTER_SETTINGS))
+    curriculum = load_curriculum()
+    v = report.views(records.completion_records(course=cohort, curriculum=curriculum), curriculum,
+                     curriculum.available(cohort.source_dir), datetime(2026, 11, 27, 18, 0, tzinfo=JST), order=order)  # fmt: skip
+    departments = list(dict.fromkeys(r.department for r in v.departments))
+    assert set(departments) == set(synthetic.DEPARTMENTS)
+    assert departments == [d for d in named["departments"] if d in departments]
+    assert departments != sorted(departments)  # by name they would come in another order
+    units = list(dict.fromkeys((r.department, r.section) for r in v.sections))
+    assert units == sorted(units, key=lambda unit: order(*unit)) and units != sorted(units)
+    page = report.write_report(course=cohort, curriculum=curriculum, out_dir=tmp_path).html.read_text(encoding="utf-8")
+    first_section = page[page.index("<h2>1. ") : page.index("<h2>2. ")]
+    assert sorted(departments, key=first_section.index) == departments
 
 
 def test_weekly_trend_matches_the_gradebook(cohort: Course):

@@ -16,6 +16,7 @@ import ipywidgets as widgets
 from course.completion import StaffCompletion
 from course.config import Course
 from course.curriculum import GRADES, Curriculum, load_curriculum
+from course.organisation import ROSTER_SETTINGS, load_order
 from course.records import completion_records
 from course.taskforce import report
 
@@ -33,6 +34,7 @@ class Dashboard(widgets.VBox):
     def __init__(self, *, course: Course, curriculum: Curriculum) -> None:
         self.course = course
         self.curriculum = curriculum
+        self.order = load_order(course.settings_file(ROSTER_SETTINGS))  # 部 and 課 as HR's lists have them
         self.department = widgets.Dropdown(description="部", options=[ALL])
         self.grade = widgets.Dropdown(description="職責区分", options=[ALL, *GRADES])
         self.reload = widgets.Button(description="最新の成績簿を読み込む", icon="refresh")
@@ -46,7 +48,8 @@ class Dashboard(widgets.VBox):
 
     def load(self, _button: widgets.Button | None = None) -> None:
         self.completions = completion_records(course=self.course, curriculum=self.curriculum)
-        departments = sorted({c.staff.department for c in self.completions if c.staff.current})
+        departments = sorted({c.staff.department for c in self.completions if c.staff.current},
+                             key=lambda name: self.order(name, ""))  # fmt: skip
         chosen = self.department.value
         self.department.options = [ALL, *departments]
         self.department.value = chosen if chosen in departments else ALL
@@ -55,7 +58,7 @@ class Dashboard(widgets.VBox):
     def render(self, _change: object = None) -> None:
         chosen = narrow(self.completions, department=self.department.value, grade=self.grade.value)
         modules = self.curriculum.available(self.course.source_dir)
-        views = report.views(chosen, self.curriculum, modules, datetime.now(self.course.timezone))
+        views = report.views(chosen, self.curriculum, modules, datetime.now(self.course.timezone), order=self.order)
         self.view.value = report.body_html(views)
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from course.completion import UNMEASURED, ModuleRecord, ModuleStatus, StaffCompletion, TrackStatus
 from course.curriculum import Curriculum, Module, Step, Track
 from course.models import Staff
+from course.organisation import BY_NAME, UnitOrder
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,14 @@ def current(completions: Sequence[StaffCompletion]) -> list[StaffCompletion]:
 
 
 def unit_rates(
-    completions: Sequence[StaffCompletion], curriculum: Curriculum, *, by_section: bool = False
+    completions: Sequence[StaffCompletion],
+    curriculum: Curriculum,
+    *,
+    by_section: bool = False,
+    order: UnitOrder = BY_NAME,
 ) -> list[UnitRate]:
-    """Per 部 (or per 部/課) and track: how many take it and how many are in each status."""
+    """Per 部 (or per 部/課) and track: how many take it and how many are in each status, the units in ``order`` (the
+    organisation's, as HR's lists have them; by name when none is given)."""
     names = {key: track.name for key, track in curriculum.tracks.items()}
     groups: dict[tuple[str, str, str], list[TrackStatus]] = defaultdict(list)
     for c in current(completions):
@@ -82,9 +88,11 @@ def unit_rates(
         for record in c.tracks:
             if record.status not in UNMEASURED:
                 groups[(c.staff.department, section, names[record.track_key])].append(record.status)
-    order = {name: index for index, name in enumerate(names.values())}
+    track_rank = {name: index for index, name in enumerate(names.values())}
     rates = []
-    for (department, section, track), statuses in sorted(groups.items(), key=lambda kv: (*kv[0][:2], order[kv[0][2]])):
+    for (department, section, track), statuses in sorted(
+        groups.items(), key=lambda kv: (order(kv[0][0], kv[0][1]), track_rank[kv[0][2]])
+    ):
         rates.append(
             UnitRate(
                 department=department,

@@ -22,6 +22,7 @@ from course.completion import StaffCompletion, TrackStatus
 from course.config import Course, CourseError
 from course.curriculum import Curriculum, Module
 from course.export import DEPARTMENT_HEADER, WORKBOOK_STEM
+from course.organisation import BY_NAME, ROSTER_SETTINGS, UnitOrder, load_order
 from course.records import completion_records, year_plans
 from course.spreadsheet import Cell, Table, write_all_atomic, xlsx_bytes
 from course.taskforce import initiatives, progress
@@ -78,6 +79,7 @@ def views(
     generated_at: datetime,
     *,
     opened: date | None = None,
+    order: UnitOrder = BY_NAME,
 ) -> Views:
     """What the report shows; the weekly trend starts on the year's opening day (``opened``, from its plan), else
     on the first submission."""
@@ -89,8 +91,8 @@ def views(
         curriculum=curriculum,
         modules=tuple(modules),
         completions=tuple(completions),
-        departments=tuple(progress.unit_rates(completions, curriculum)),
-        sections=tuple(progress.unit_rates(completions, curriculum, by_section=True)),
+        departments=tuple(progress.unit_rates(completions, curriculum, order=order)),
+        sections=tuple(progress.unit_rates(completions, curriculum, by_section=True, order=order)),
         module_stats=tuple(progress.module_stats(completions, modules)),
         trend=tuple(progress.weekly_trend(completions, curriculum, opened=min(opened, today), today=today)),
         promoters=tuple(progress.promoter_progress(completions, curriculum)),
@@ -410,7 +412,6 @@ def loop_view(*, course: Course, today: date) -> initiatives.Loop:
     """The departments' reports as the report shows them (section 7)."""
     from course import reports
     from course.cases import load_cases
-    from course.organisation import ROSTER_SETTINGS, load_order
     from course.records import load_rosters
 
     year = FiscalYear.of(today)
@@ -438,7 +439,8 @@ def write_report(
         completions = completion_records(course=course, curriculum=curriculum, as_of=generated_at)
         modules = curriculum.available(course.source_dir)
         plan = plan_for(year_plans(course=course, curriculum=curriculum), FiscalYear.of(generated_at.date()))
-        v = views(completions, curriculum, modules, generated_at, opened=plan.opened)
+        order = load_order(course.settings_file(ROSTER_SETTINGS))
+        v = views(completions, curriculum, modules, generated_at, opened=plan.opened, order=order)
         worker.send(ChartData.of(v))
         loop = loop_view(course=course, today=generated_at.date())
         extra = initiatives.section_html(loop, initiatives.hours_chart(loop) if loop.initiatives else "", _table)
