@@ -106,10 +106,8 @@ ADOPT, UNDO = "採用", "取り消し"  # what the task force did (the adoption 
 def adopt_case(*, course: Course, case_id: str, section: str, by: str, at: datetime, undo: bool = False) -> Adoption:
     """Record that ``section`` adopts the case, or with ``undo`` that it no longer does; either is logged with who
     and when. A CourseError says why not (an unknown case or 課, the case's own 課, nothing to do)."""
-    from sqlalchemy import create_engine
-
     from course.department_report import case_number
-    from course.gradebook import case_adoption_log_table, case_adoptions_table, ensure_database
+    from course.gradebook import case_adoption_log_table, case_adoptions_table, gradebook_transaction
     from course.records import load_staff
 
     case_id, section = case_number(case_id), nfkc(section)
@@ -135,21 +133,16 @@ def adopt_case(*, course: Course, case_id: str, section: str, by: str, at: datet
             raise CourseError(msg)
     stamp = at.astimezone(UTC).replace(tzinfo=None)
     table = case_adoptions_table
-    ensure_database(course)
-    engine = create_engine(course.db_url)
-    try:
-        with engine.begin() as connection:
-            if undo:
-                connection.execute(table.delete().where(table.c.case_id == case_id, table.c.section == section))
-            else:
-                connection.execute(table.insert().values(case_id=case_id, section=section, at=stamp, by=by))
-            connection.execute(
-                case_adoption_log_table.insert().values(
-                    at=stamp, by=by, action=UNDO if undo else ADOPT, case_id=case_id, section=section
-                )
+    with gradebook_transaction(course) as connection:
+        if undo:
+            connection.execute(table.delete().where(table.c.case_id == case_id, table.c.section == section))
+        else:
+            connection.execute(table.insert().values(case_id=case_id, section=section, at=stamp, by=by))
+        connection.execute(
+            case_adoption_log_table.insert().values(
+                at=stamp, by=by, action=UNDO if undo else ADOPT, case_id=case_id, section=section
             )
-    finally:
-        engine.dispose()
+        )
     return Adoption(case_id, section, at, by)
 
 

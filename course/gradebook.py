@@ -275,6 +275,18 @@ def ensure_database(course: Course) -> None:
         engine.dispose()
 
 
+@contextmanager
+def gradebook_transaction(course: Course) -> Iterator[Connection]:
+    """One transaction on the gradebook, its tables made first: everything written inside it is kept, or nothing."""
+    ensure_database(course)
+    engine = create_engine(course.db_url)
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
 def _number_certificates(connection: Connection) -> None:
     """Give a gradebook made before certificate numbers its ``number`` column, and number the certificates in it in
     the order they were issued. Idempotent: a gradebook with numbered certificates is left as it is."""
@@ -509,34 +521,29 @@ def record_completions(*, course: Course, curriculum: Curriculum) -> int:
 
     now = datetime.now(UTC).replace(tzinfo=None)
     table = completions_table
-    ensure_database(course)
-    engine = create_engine(course.db_url)
-    try:
-        with engine.begin() as connection:
-            known = {
-                tuple(r) for r in connection.execute(select(table.c.staff_id, table.c.module_id, table.c.completed_at))
-            }
-            new = []
-            for submission, record in passed:
-                assert submission.timestamp is not None
-                stamp = submission.timestamp.astimezone(UTC).replace(tzinfo=None)
-                module_id = modules[submission.assignment].id
-                if (submission.staff_id, module_id, stamp) in known:
-                    continue
-                year = FiscalYear.of(submission.timestamp.date())
-                person = as_then(submission.staff_id, year)
-                new.append(
-                    {
-                        "staff_id": submission.staff_id, "module_id": module_id, "completed_at": stamp,
-                        "score_ratio": record.score_ratio or 0.0, "fiscal_year": year.start,
-                        "department": person.department if person else "", "section": person.section if person else "",
-                        "grade": person.grade if person else "", "recorded_at": now,
-                    }
-                )  # fmt: skip
-            if new:
-                connection.execute(table.insert(), new)
-    finally:
-        engine.dispose()
+    with gradebook_transaction(course) as connection:
+        known = {
+            tuple(r) for r in connection.execute(select(table.c.staff_id, table.c.module_id, table.c.completed_at))
+        }
+        new = []
+        for submission, record in passed:
+            assert submission.timestamp is not None
+            stamp = submission.timestamp.astimezone(UTC).replace(tzinfo=None)
+            module_id = modules[submission.assignment].id
+            if (submission.staff_id, module_id, stamp) in known:
+                continue
+            year = FiscalYear.of(submission.timestamp.date())
+            person = as_then(submission.staff_id, year)
+            new.append(
+                {
+                    "staff_id": submission.staff_id, "module_id": module_id, "completed_at": stamp,
+                    "score_ratio": record.score_ratio or 0.0, "fiscal_year": year.start,
+                    "department": person.department if person else "", "section": person.section if person else "",
+                    "grade": person.grade if person else "", "recorded_at": now,
+                }
+            )  # fmt: skip
+        if new:
+            connection.execute(table.insert(), new)
     return len(new)
 
 
@@ -546,28 +553,23 @@ def set_neutralised(*, course: Course, change: Neutralisation) -> bool:
     table = neutralised_table
     stamp = change.at.astimezone(UTC).replace(tzinfo=None)
     where = (table.c.assignment == change.assignment, table.c.grade_id == change.grade_id)
-    ensure_database(course)
-    engine = create_engine(course.db_url)
-    try:
-        with engine.begin() as connection:
-            current = connection.execute(select(table).where(*where)).first()
-            if (current is not None) == (change.action == NEUTRALISE):
-                return False
-            if change.action == NEUTRALISE:
-                connection.execute(
-                    table.insert().values(
-                        assignment=change.assignment, grade_id=change.grade_id, reason=change.reason,
-                        neutralised_by=change.by, neutralised_at=stamp,
-                    )
-                )  # fmt: skip
-            else:
-                connection.execute(table.delete().where(*where))
+    with gradebook_transaction(course) as connection:
+        current = connection.execute(select(table).where(*where)).first()
+        if (current is not None) == (change.action == NEUTRALISE):
+            return False
+        if change.action == NEUTRALISE:
             connection.execute(
-                neutralisation_log_table.insert().values(
-                    at=stamp, by=change.by, action=change.action, assignment=change.assignment,
-                    grade_id=change.grade_id, reason=change.reason,
+                table.insert().values(
+                    assignment=change.assignment, grade_id=change.grade_id, reason=change.reason,
+                    neutralised_by=change.by, neutralised_at=stamp,
                 )
             )  # fmt: skip
-    finally:
-        engine.dispose()
+        else:
+            connection.execute(table.delete().where(*where))
+        connection.execute(
+            neutralisation_log_table.insert().values(
+                at=stamp, by=change.by, action=change.action, assignment=change.assignment,
+                grade_id=change.grade_id, reason=change.reason,
+            )
+        )  # fmt: skip
     return True

@@ -306,52 +306,47 @@ def _store(
     """Write the report, its rows and its new cases in one transaction."""
     import math
 
-    from sqlalchemy import create_engine, select
+    from sqlalchemy import select
 
-    from course.gradebook import cases_table, ensure_database, report_rows_table, reports_table
+    from course.gradebook import cases_table, gradebook_transaction, report_rows_table, reports_table
 
     stamp = at.astimezone(UTC).replace(tzinfo=None)
-    ensure_database(course)
-    engine = create_engine(course.db_url)
-    try:
-        with engine.begin() as connection:
-            key = connection.execute(
-                reports_table.insert().values(
-                    staff_id=person.staff_id, department=person.department, section=person.section,
-                    fiscal_year=year.start, received_at=stamp, file=file,
-                )
-            ).inserted_primary_key  # fmt: skip
-            assert key is not None
-            report_id = key[0]
-            rows = []
-            for number, values in enumerate(report.to_dict("records"), start=1):
-                row = {FIELDS[name]: value for name, value in values.items()}
-                row["report_date"] = date.fromisoformat(row["report_date"])
-                row["saved_measured"] = None if math.isnan(row["saved_measured"]) else row["saved_measured"]
-                row["shareable"] = row["shareable"] == department_report.YES
-                rows.append({"report_id": report_id, "row": number, **row})
-            connection.execute(report_rows_table.insert(), rows)
-            known = {
-                (r.department, r.section, r.initiative)
-                for r in connection.execute(select(cases_table.c.department, cases_table.c.section,
-                                                   cases_table.c.initiative))
-            }  # fmt: skip
-            count = len(connection.execute(select(cases_table.c.case_id)).all())
-            new = []
-            for row in rows:
-                key = (row["department"], row["section"], row["initiative"])
-                if row["shareable"] and key not in known:
-                    known.add(key)
-                    count += 1
-                    new.append(f"C{count:03d}")
-                    connection.execute(
-                        cases_table.insert().values(
-                            case_id=new[-1], department=key[0], section=key[1], initiative=key[2],
-                            report_id=report_id, created_at=stamp,
-                        )
-                    )  # fmt: skip
-    finally:
-        engine.dispose()
+    with gradebook_transaction(course) as connection:
+        key = connection.execute(
+            reports_table.insert().values(
+                staff_id=person.staff_id, department=person.department, section=person.section,
+                fiscal_year=year.start, received_at=stamp, file=file,
+            )
+        ).inserted_primary_key  # fmt: skip
+        assert key is not None
+        report_id = key[0]
+        rows = []
+        for number, values in enumerate(report.to_dict("records"), start=1):
+            row = {FIELDS[name]: value for name, value in values.items()}
+            row["report_date"] = date.fromisoformat(row["report_date"])
+            row["saved_measured"] = None if math.isnan(row["saved_measured"]) else row["saved_measured"]
+            row["shareable"] = row["shareable"] == department_report.YES
+            rows.append({"report_id": report_id, "row": number, **row})
+        connection.execute(report_rows_table.insert(), rows)
+        known = {
+            (r.department, r.section, r.initiative)
+            for r in connection.execute(select(cases_table.c.department, cases_table.c.section,
+                                               cases_table.c.initiative))
+        }  # fmt: skip
+        count = len(connection.execute(select(cases_table.c.case_id)).all())
+        new = []
+        for row in rows:
+            key = (row["department"], row["section"], row["initiative"])
+            if row["shareable"] and key not in known:
+                known.add(key)
+                count += 1
+                new.append(f"C{count:03d}")
+                connection.execute(
+                    cases_table.insert().values(
+                        case_id=new[-1], department=key[0], section=key[1], initiative=key[2],
+                        report_id=report_id, created_at=stamp,
+                    )
+                )  # fmt: skip
     return int(report_id), tuple(new)
 
 
