@@ -34,7 +34,7 @@ def heatmap(v: ChartData) -> str:
     """Completion rate per 部 (rows) and track (columns), with the numbers written in the cells."""
     if not v.departments:
         return ""  # nobody on the roster yet: the report says so in words instead
-    departments = sorted({r.department for r in v.departments})
+    departments = list(dict.fromkeys(r.department for r in v.departments))  # in the organisation's order
     tracks = [t.name for t in v.curriculum.tracks.values() if any(r.track == t.name for r in v.departments)]
     cells = {(r.department, r.track): r for r in v.departments}
     figure, axis = plt.subplots(figsize=(1.9 * len(tracks) + 2.5, 0.48 * len(departments) + 1.4))
