@@ -54,6 +54,7 @@ from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 from traitlets.config.loader import PyFileConfigLoader
 
 from course.hub_login import login_name
+from course.server_ports import ServerPorts
 
 c = get_config()  # noqa: F821  # provided by traitlets when JupyterHub loads this file
 
@@ -387,6 +388,18 @@ def pre_spawn_hook(spawner: object) -> None:
         spawner.notebook_dir = str(COURSE_ROOT)  # type: ignore[attr-defined]  # formgrader needs the course inside
     if MODE == "simple":
         Path(spawner.home_dir).mkdir(parents=True, exist_ok=True)  # type: ignore[attr-defined]
+    # JupyterHub's own random port can go to two servers that start in the same second (course/server_ports.py).
+    spawner.port = SERVER_PORTS.reserve(server=_server_key(spawner))  # type: ignore[attr-defined]
 
 
+def post_stop_hook(spawner: object) -> None:
+    SERVER_PORTS.release(server=_server_key(spawner))
+
+
+def _server_key(spawner: object) -> str:
+    return f"{spawner.user.name}/{spawner.name}"  # type: ignore[attr-defined]
+
+
+SERVER_PORTS = ServerPorts()
 c.Spawner.pre_spawn_hook = pre_spawn_hook
+c.Spawner.post_stop_hook = post_stop_hook
