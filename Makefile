@@ -14,7 +14,10 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: install demo test check lint build clean dirs sandbox postgres slapd chromium office proxy hub wheelhouse labextension doc-images
 
+# The course's bytecode, compiled as pip compiles an installed package's: with PYTHONDONTWRITEBYTECODE=1 (CI sets it)
+# Python would compile every module of the checkout again on every start of `python -m course`.
 install: $(STAMP) labextension dirs sandbox
+	@$(PY) -m compileall -q course
 
 # Debian packages, installed here when we may (root with apt-get), otherwise asked of the administrator.
 define apt_need

@@ -179,31 +179,39 @@ def evaluate(
     """Completion records for every member of staff, from their latest graded submissions; with a ``period``, as
     that 年度 judges them (its tracks, what counts from earlier years, deadlines, extensions)."""
     available_ids = set(available)
-    latest: dict[tuple[str, str], Submission] = {}
+    # By person, then assignment: a city's records are looked up per person and module tens of thousands of times.
+    latest: dict[str, dict[str, Submission]] = defaultdict(dict)
     for submission in submissions:
-        key = (submission.staff_id, submission.assignment)
-        previous = latest.get(key)
+        own = latest[submission.staff_id]
+        previous = own.get(submission.assignment)
         if previous is None or _sort_time(submission.timestamp) >= _sort_time(previous.timestamp):
-            latest[key] = submission
-    recorded: dict[tuple[str, str], list[Completion]] = defaultdict(list)
+            own[submission.assignment] = submission
+    recorded: dict[str, dict[str, list[Completion]]] = defaultdict(lambda: defaultdict(list))
     granted: dict[str, list[Extension]] = defaultdict(list)
     if period is not None:
         for done in period.recorded:
-            recorded[done.staff_id, done.module_id].append(done)
+            recorded[done.staff_id][done.module_id].append(done)
         for extension in period.extensions:
             if extension.fiscal_year == period.year.start:
                 granted[extension.staff_id].append(extension)
     modules = [(module, module.assignment, module.id in available_ids) for module in curriculum.modules.values()]
+    # People of the same grade (and promoter or not) take the same tracks.
+    kinds: dict[tuple[str, bool], tuple[list[Track], set[str]]] = {}
     results = []
     for person in staff:
-        tracks = curriculum.tracks_for(grade=person.grade, promoter=person.promoter)
-        strict = {m for t in tracks if not t.carry_over for m in (*t.required, *t.electives)}
+        if (kind := kinds.get((person.grade, person.promoter))) is None:
+            tracks = curriculum.tracks_for(grade=person.grade, promoter=person.promoter)
+            strict = {m for t in tracks if not t.carry_over for m in (*t.required, *t.electives)}
+            kind = kinds[person.grade, person.promoter] = (tracks, strict)
+        tracks, strict = kind
+        own = latest.get(person.staff_id, {})
+        histories = recorded.get(person.staff_id, {})
         records = {}
         for module, assignment, is_available in modules:
-            found = latest.get((person.staff_id, assignment))
+            found = own.get(assignment)
             record = module_record(module, found, available=is_available)
             if period is not None and record.status is not ModuleStatus.PLANNED:
-                history = recorded.get((person.staff_id, module.id), [])
+                history = histories.get(module.id, [])
                 record = _in_period(module, record, found, history, period, carry_over=module.id not in strict)
             records[module.id] = record
         extensions = granted.get(person.staff_id, [])

@@ -14,14 +14,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from traitlets.config import Config
-from traitlets.config.loader import PyFileConfigLoader
 
 if TYPE_CHECKING:
     from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
 
 CONFIG_FILE = "nbgrader_config.py"
 SETTINGS_DIR = "settings"  # what a city changes (curriculum, roster mapping, grader limits), beside nbgrader_config.py
@@ -64,29 +62,80 @@ def settings_file(name: str, root: Path | None = None) -> Path:
     return path
 
 
+class Section(dict[str, Any]):
+    """One class's settings in nbgrader_config.py (``c.CourseDirectory``): keys read and set as attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
+class Settings(dict[str, Section]):
+    """What nbgrader_config.py sets, class by class, as traitlets' ``Config`` holds it: ``c.CourseDirectory.root``.
+
+    The commands only read a few plain values from the file (course id, folders, gradebook, exchange, timezone), and
+    importing traitlets' config machinery costs more than a bare Python start; ``nbgrader_config()`` turns these
+    settings into traitlets' ``Config`` when nbgrader itself is called.
+    """
+
+    def __getattr__(self, name: str) -> Section:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.setdefault(name, Section())
+
+
+def read_settings(path: Path) -> Settings:
+    """Run nbgrader_config.py as traitlets would (``c = get_config()``, ``__file__``) and keep what it sets. A file
+    that needs more of traitlets (``load_subconfig``, ``c.X.y.append(...)``) is read by traitlets itself."""
+    settings = Settings()
+    namespace = {"get_config": lambda: settings, "__file__": str(path), "__name__": "nbgrader_config"}
+    try:
+        exec(compile(path.read_bytes(), str(path), "exec"), namespace)  # the course's own settings file
+    except (NameError, AttributeError):
+        from traitlets.config.loader import PyFileConfigLoader
+
+        full = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+        settings = Settings({name: Section(values) for name, values in full.items() if isinstance(values, dict)})
+    return settings
+
+
 @dataclass(frozen=True)
 class Course:
     """Paths and nbgrader configuration of one course checkout."""
 
     root: Path
-    config: Config
+    config: Settings
     runtime: Path | None = None
 
     @classmethod
     def load(cls, root: Path | None = None, *, runtime: Path | None = None) -> Course:
         """Read nbgrader_config.py; with ``runtime``, keep all mutable state inside that folder instead."""
         root = (root or find_root()).resolve()
-        config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+        config = read_settings(root / CONFIG_FILE)
         if runtime is not None:
             runtime = runtime.resolve()
-            overrides = Config()
-            overrides.CourseDirectory.db_url = f"sqlite:///{runtime / 'gradebook' / 'gradebook.db'}?timeout=60"
-            overrides.CourseDirectory.submitted_directory = str(runtime / "submitted")
-            overrides.CourseDirectory.autograded_directory = str(runtime / "autograde")
-            overrides.CourseDirectory.feedback_directory = str(runtime / "feedback")
-            overrides.Exchange.root = str(runtime / "exchange")
-            config.merge(overrides)
+            config.CourseDirectory.update(
+                db_url=f"sqlite:///{runtime / 'gradebook' / 'gradebook.db'}?timeout=60",
+                submitted_directory=str(runtime / "submitted"),
+                autograded_directory=str(runtime / "autograde"),
+                feedback_directory=str(runtime / "feedback"),
+            )
+            config.Exchange.root = str(runtime / "exchange")
         return cls(root=root, config=config, runtime=runtime)
+
+    def nbgrader_config(self, extra: Config | None = None) -> Config:
+        """These settings as traitlets' ``Config`` for nbgrader's own classes, with ``extra`` layered on top."""
+        from traitlets.config import Config
+
+        config = Config(self.config)
+        if extra is not None:
+            config.merge(extra)
+        return config
 
     def _dir(self, trait: str) -> Path:
         return self.root / str(self.config.CourseDirectory.get(trait, NBGRADER_FOLDERS[trait]))
@@ -155,7 +204,5 @@ class Course:
         self.exchange_root.mkdir(parents=True, exist_ok=True)
         if (file := self.gradebook_file) is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
-        config = Config(self.config)
-        if extra is not None:
-            config.merge(extra)
+        config = self.nbgrader_config(extra)
         return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)

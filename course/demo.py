@@ -106,7 +106,7 @@ def _profile(rng: random.Random) -> str:
 
 
 def _as_student(course: Course, staff_id: str, assignment: str, home: Path) -> tuple[CourseDirectory, Config]:
-    config = Config(course.config)
+    config = course.nbgrader_config()
     config.Exchange.assignment_dir = str(home)
     coursedir = CourseDirectory(config=config)
     coursedir.student_id = staff_id

@@ -47,7 +47,7 @@ def test_code_exercises_keep_nbgraders_stub():
 
 def test_the_course_generates_student_versions_with_blanks():
     """nbgrader_config.py puts the substitute in nbgrader's own list, in ClearSolutions' place."""
-    config = Course.load(REPO).config
+    config = Course.load(REPO).nbgrader_config()
     names = [str(p) for p in GenerateAssignment(config=config).preprocessors]
     assert "course.blanks.ClearSolutionsWithBlanks" in names
     assert not any(name.endswith(".ClearSolutions") or "'ClearSolutions'" in name for name in names)

@@ -108,7 +108,7 @@ def test_module_has_the_template_parts(module: Module):
 def test_student_version_fails_every_graded_test(module: Module, generated: Course):
     """The blank student version passes no graded test, so no test can be passed by doing nothing."""
     path = generated.release_dir / module.assignment / f"{module.assignment}.ipynb"
-    result = Validator(config=generated.config, invert=True).validate(str(path))
+    result = Validator(config=generated.nbgrader_config(), invert=True).validate(str(path))
     assert "passed" not in result and "changed" not in result, json.dumps(result, ensure_ascii=False)[:3000]
 
 
@@ -167,6 +167,7 @@ def test_test_cells_stand_alone(module: Module):
             assert not borrowed, f"{_meta(cell)['grade_id']} reads {sorted(borrowed)}, bound only in another test cell"
 
 
+@pytest.mark.pipeline  # builds every student version with nbgrader (half a minute): not in `make check`
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
 def test_release_holds_no_solution_or_hidden_test(module: Module, generated: Course):
     """Neither markers nor any line of a solution or hidden test reaches the student version."""
@@ -203,6 +204,7 @@ def _released_files(folder: Path, course: Course) -> list[str]:
     )
 
 
+@pytest.mark.pipeline  # builds every student version with nbgrader (half a minute): not in `make check`
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
 def test_committed_release_equals_a_fresh_build(module: Module, generated: Course):
     """release/ is generated: rebuilding it from source/ gives the committed files, byte for byte in content."""
