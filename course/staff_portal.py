@@ -29,6 +29,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -380,7 +381,10 @@ async def serve(*, course: Course, environ: dict[str, str]) -> None:
 def main() -> None:
     """Run as the hub starts it, in the course's environment (COURSE_ROOT names the course)."""
     logging.basicConfig(level=logging.INFO, format="[kenshu %(asctime)s %(levelname)s] %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):  # the hub stops its services with SIGINT
+    # The hub stops its services with SIGINT. A process started with SIGINT ignored (a hub run by nohup or as a
+    # script's background job passes that on) would never stop: take it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(course=Course.load(), environ=dict(os.environ)))
     log.info("停止しました。")
 

@@ -561,7 +561,8 @@ def test_pages_in_chromium_read_in_japanese_pass_axe_and_the_form_works_by_keybo
 
 def test_the_service_runs_as_the_hub_starts_it_and_stops_cleanly(cohort, tmp_path: Path):
     """``python -m course.staff_portal`` with the hub's variables listens where JUPYTERHUB_SERVICE_URL says, under
-    JUPYTERHUB_SERVICE_PREFIX, and a SIGINT (how the hub stops its services) ends it with no traceback."""
+    JUPYTERHUB_SERVICE_PREFIX, and a SIGINT (how the hub stops its services) ends it with no traceback, also when it
+    was started with SIGINT ignored (as by a hub run with nohup)."""
     course, _ = cohort
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -570,7 +571,8 @@ def test_the_service_runs_as_the_hub_starts_it_and_stops_cleanly(cohort, tmp_pat
            "JUPYTERHUB_SERVICE_PREFIX": PREFIX, "JUPYTERHUB_API_TOKEN": "unused", "JUPYTERHUB_CLIENT_ID": "service-kenshu",
            certificate.KEY_ENV: str(tmp_path / "no-key-yet")}  # fmt: skip
     process = subprocess.Popen([sys.executable, "-m", "course.staff_portal"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                               stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
     try:
         page = wait_for(lambda: requests.get(f"http://127.0.0.1:{port}{PREFIX}verify", timeout=5), 120, "起動")
         assert page.status_code == 200 and "修了証の確認" in page.text
@@ -578,6 +580,11 @@ def test_the_service_runs_as_the_hub_starts_it_and_stops_cleanly(cohort, tmp_pat
         assert answer.json() == {"valid": False}  # no key yet: nothing was ever issued
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        try:
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()  # not left running into the next test
+            output, _ = process.communicate()
+            pytest.fail(f"SIGINT で停止しませんでした:\n{output}")
     assert process.returncode == 0, output
     assert "Traceback" not in output and "停止しました。" in output, output
