@@ -37,7 +37,11 @@ class ServerPorts:
             if port not in taken:
                 self._held[server] = port
                 return port
-        raise RuntimeError(f"{len(taken)} 台のサーバーが使っていないポートが見つかりません。")
+        # The hub's "could not start" page shows this, then says to start again and whom to call if it goes on.
+        raise RuntimeError(
+            f"混み合っていて、学習画面に使える空きポートが見つかりませんでした（起動中 {len(taken)} 台）。"
+            "少し待ってから起動してください。"
+        )
 
     def release(self, *, server: str) -> None:
         """The server stopped: its port may be given to another."""

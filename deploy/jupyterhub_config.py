@@ -51,8 +51,8 @@ from typing import Any
 from jupyterhub._data import DATA_FILES_PATH
 from jupyterhub.auth import Authenticator, DummyAuthenticator
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
-from traitlets.config.loader import PyFileConfigLoader
 
+from course.config import Course
 from course.hub_login import login_name
 from course.server_ports import ServerPorts
 
@@ -87,12 +87,12 @@ STATE.chmod(0o711)  # users' servers may pass through to their generated setting
 if not (STATE / "jupyterhub.sqlite").exists():  # the hub database holds token hashes: owner only
     (STATE / "jupyterhub.sqlite").touch(mode=0o600)
 
-# The course's nbgrader settings: course id and exchange root, as nbgrader_config.py resolves them.
-_course = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()
-COURSE_ID = str(_course.CourseDirectory.course_id)
-EXCHANGE = Path(str(_course.Exchange.root))
-TIMEZONE = str(_course.Exchange.get("timezone", "Asia/Tokyo"))
-TIMESTAMP_FORMAT = str(_course.Exchange.get("timestamp_format", "%Y-%m-%d %H:%M:%S.%f %Z"))  # nbgrader's default
+# The course's nbgrader settings: course id and exchange root, read from nbgrader_config.py as the CLI reads them.
+_course = Course.load(COURSE_ROOT)
+COURSE_ID = _course.course_id
+EXCHANGE = _course.exchange_root
+TIMEZONE = _course.timezone.key
+TIMESTAMP_FORMAT = str(_course.config.Exchange.get("timestamp_format", "%Y-%m-%d %H:%M:%S.%f %Z"))  # nbgrader's default
 INSTRUCTORS = set(_names("INSTRUCTORS"))
 STAFF = set(_names("STAFF"))  # allowed staff for the `shared` and `dummy` authenticators; LDAP decides itself
 
