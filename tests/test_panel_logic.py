@@ -73,14 +73,15 @@ STAMP = "2026-12-07 20:15:03.123456 JST-9"  # the course's Exchange.timestamp_fo
         (record(status="採点待ち", score_ratio=0.7, submitted_at="2026-12-07T20:15:03+09:00"),
          [entry("fetched"), entry("submitted", STAMP)], "提出済（2026年12月7日 20:15）"),
         (record(status="受講中", score_ratio=0.4, submitted_at="2026-12-07T20:15:03+09:00"),
-         [entry("fetched"), entry("submitted", STAMP)], "採点済（40点）"),
+         [entry("fetched"), entry("submitted", STAMP)], "採点済（40 %、合格基準 60 %に届かず）"),
         (record(status="受講中", score_ratio=0.4, submitted_at="2026-12-01T09:00:00+09:00"),
          [entry("fetched"), entry("submitted", "2026-12-01 09:00:00.1 JST-9", STAMP)], "提出済（2026年12月7日 20:15）"),
         (record(status="修了", score_ratio=0.9, submitted_at="2026-12-07T20:15:03+09:00"),
-         [entry("fetched"), entry("submitted", STAMP)], "修了"),
+         [entry("fetched"), entry("submitted", STAMP)], "修了（90 %）"),
+        (record(status="修了", score_ratio=None, completed_at="2026-06-01T10:00:00+09:00"), [], "修了"),
     ],
     ids=["unreleased", "released", "fetched", "newest-submission", "awaiting-grading", "graded", "resubmitted-after-grading",
-         "completed"],
+         "completed", "completed-without-a-score"],
 )  # fmt: skip
 def test_module_state_in_japanese(call, module_record, entries, label):
     """未受取 / 受講中 / 提出済 from nbgrader; 採点済 and 修了 from the records, unless a newer submission waits."""

@@ -21,7 +21,7 @@ export interface ModuleView {
   assignment: string; // b00
   required: boolean | null; // null: unknown without the records
   phase: Phase;
-  label: string; // 未受取 / 受講中 / 提出済（2026年12月7日 20:15） / 採点済（80点） / 修了 / 準備中
+  label: string; // 未受取 / 受講中 / 提出済（2026年12月7日 20:15） / 採点済（40 %、合格基準 60 %に届かず） / 修了（90 %） / 準備中
   deadline: string | null; // 2027年3月15日
   minutes: number | null;
   passMark: number | null; // 60 (点)
@@ -48,6 +48,11 @@ export function japaneseDateTime(timestamp: string): string {
 export function japaneseDate(date: string): string {
   const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(date);
   return match ? `${match[1]}年${Number(match[2])}月${Number(match[3])}日` : date;
+}
+
+/** 0.384 → "38 %", as the records page and the feedback page write a score against the pass mark. */
+export function percent(ratio: number): string {
+  return `${Math.round(ratio * 100)} %`;
 }
 
 /** The newest submission of `assignment` in nbgrader's list, if any. */
@@ -90,9 +95,10 @@ export function moduleView(record: ModuleRecord | null, assignment: string, entr
   const gradedSubmission = record?.submitted_at ? wallClock(record.submitted_at) : '';
   const resubmitted = submission !== null && wallClock(submission.timestamp) > gradedSubmission;
   if (record?.status === '修了') {
-    [phase, label] = ['completed', '修了'];
+    [phase, label] = ['completed', record.score_ratio === null ? '修了' : `修了（${percent(record.score_ratio)}）`];
   } else if (record && record.score_ratio !== null && record.status !== '採点待ち' && !resubmitted) {
-    [phase, label] = ['graded', `採点済（${Math.round(record.score_ratio * 100)}点）`];
+    const mark = `合格基準 ${percent(record.pass_ratio)}に届かず`;
+    [phase, label] = ['graded', `採点済（${percent(record.score_ratio)}、${mark}）`];
   }
   return {
     id: record?.id ?? assignment.toUpperCase(),
