@@ -338,7 +338,7 @@ def section_html(loop: Loop, chart: str, table_html: Callable[..., str]) -> str:
         f"<div class='card'>横展開（採用 / 報告あり）<b>{adopted} / {spread} 件</b>事例 {len(loop.cases)} 件</div>",
         "</div>",
         "<h3>部別の報告状況</h3>",
-        table_html(sheets["部別の報告状況"].header, sheets["部別の報告状況"].rows, empty="名簿に部がありません"),
+        table_html(sheets["部別の報告状況"].header, sheets["部別の報告状況"].rows, empty="名簿に部がありません", wide=(7,)),
         "<h3>状況別の取組数</h3>",
         table_html(sheets["取組の状況"].header, sheets["取組の状況"].rows, empty="まだ報告がありません"),
         "<div class='keep'><h3>削減時間（部別・四半期別）</h3>",

@@ -213,17 +213,19 @@ STYLE = """
 .sano-report{font-family:"Yu Gothic","Hiragino Sans","Noto Sans JP","IPAexGothic",sans-serif;margin:2em auto;
 max-width:1100px;color:#212121;line-height:1.6;padding:0 1em}
 .sano-report h1{font-size:1.6em;border-bottom:3px solid #2e7d32;padding-bottom:.2em}
+.sano-report h1 .as-of{display:block;font-size:.6em;font-weight:normal}
 .sano-report h2{margin-top:2em;border-left:6px solid #2e7d32;padding-left:.5em}
 .sano-report .cards{display:flex;flex-wrap:wrap;gap:12px}
 .sano-report .card{flex:1 1 180px;background:#f1f8e9;border-radius:8px;padding:10px 14px}
 .sano-report .card b{display:block;font-size:1.7em}.sano-report .card.warn{background:#fff3e0}
 .sano-report .lead{background:#e3f2fd;padding:10px 14px;border-radius:8px}
 .sano-report table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
-.sano-report th,.sano-report td{border:1px solid #ccc;padding:3px 8px;word-break:keep-all}.sano-report th{background:#ddebf7}
-.sano-report td.n{text-align:right}.sano-report img{max-width:100%}.sano-report .muted{color:#666;font-size:.9em}
-.sano-report .print-only{display:none}.sano-report h1 .as-of{display:block;font-size:.6em;font-weight:normal}
+.sano-report th,.sano-report td{border:1px solid #ccc;padding:3px 8px;word-break:keep-all}
+.sano-report th{background:#ddebf7}.sano-report td.n{text-align:right}.sano-report td.wide{min-width:18em}
+.sano-report img{max-width:100%}.sano-report .muted{color:#666;font-size:.9em}.sano-report .print-only{display:none}
 @page{size:A4;margin:12mm}
-@media print{.sano-report{margin:0;max-width:none;font-size:10.5pt}.sano-report h1,.sano-report h2{break-after:avoid}
+@media print{.sano-report{margin:0;max-width:none;font-size:10.5pt}.sano-report table{width:100%}
+.sano-report h1,.sano-report h2{break-after:avoid}
 .sano-report .keep{break-inside:avoid}.sano-report img{max-height:170mm}.sano-report tr{break-inside:avoid}
 .sano-report thead{display:table-header-group}.sano-report .screen-only{display:none}
 .sano-report .print-only{display:block}}
@@ -231,10 +233,15 @@ max-width:1100px;color:#212121;line-height:1.6;padding:0 1em}
 
 
 def _table(
-    header: Sequence[str], rows: Sequence[Sequence[Cell]], *, empty: str = "該当なし", numeric: Collection[int] = ()
+    header: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    *,
+    empty: str = "該当なし",
+    numeric: Collection[int] = (),
+    wide: Collection[int] = (),
 ) -> str:
     """A table of the page: numbers right-aligned (also the columns ``numeric``, already written as text), numbers with
-    a fraction in one format (one decimal), dates as 2026/12/07."""
+    a fraction in one format (one decimal), dates as 2026/12/07; the columns ``wide`` (sentences) are not squeezed."""
     if not rows:
         return f"<p class='muted'>{html.escape(empty)}</p>"
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
@@ -245,7 +252,8 @@ def _table(
             number = index in numeric or (isinstance(value, int | float) and not isinstance(value, bool))
             text = "" if value is None else (value.strftime("%Y/%m/%d") if isinstance(value, date) else str(value))
             text = f"{value:.1f}" if isinstance(value, float) else text
-            cells.append(f"<td class='n'>{html.escape(text)}</td>" if number else f"<td>{html.escape(text)}</td>")
+            kind = "n" if number else "wide" if index in wide else ""
+            cells.append(f"<td class='{kind}'>{html.escape(text)}</td>" if kind else f"<td>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -302,7 +310,7 @@ def body_html(
     parts = [
         f"<style>{STYLE}</style><div class='sano-report'>",
         f"<h1>佐野市デジタル人材育成 e-ラーニング 進捗報告書<span class='as-of'>{html.escape(v.as_of)}</span></h1>",
-        f"<p>{html.escape(v.as_of)}の成績簿から作成しました（タスクフォース: 人事課・情報政策課・行政経営課）。</p>",
+        "<p>この日時の成績簿から作成しました（タスクフォース: 人事課・情報政策課・行政経営課）。</p>",
         "<p class='lead'>この報告書の読み方: まず下の数字で全体をつかみ、1 で部ごとの遅れ、2 でつまずいている教材、"
         "3 で修了の伸び、4 で推進員の歩み、5・6 で次に声をかける人と採点の残り、7 で各部の進捗報告を確認してください。"
         "「修了」は合格基準以上かつ手動採点まで済んだものだけを数えます。</p>",
