@@ -225,6 +225,10 @@ def test_report_and_workbook_show_status_missing_promoters_and_hours_equal_to_a_
     assert "<td>都市建設部</td>" + hours.format(1, "40.0", "未測定", 0) in page
     assert "<td>こども福祉部</td>" + hours.format(0, "0.0", "未測定", 0) in page
     assert "python -m course" not in page  # how reports arrive, in words; commands are in the README
+    for word in ("削減時間 見込", "削減時間 実績", "未測定", "横展開", "計画人数", "推進員の配置", "期限後"):
+        assert f"<li>{word}: " in page, word  # the glossary explains the section's words
+    for title in load_workbook(result.workbook).worksheets:  # every sheet prints with its year and date
+        assert "令和8年度（2026年度） 令和8年10月30日現在" in title.oddHeader.left.text, title.title
 
 
 def test_a_shareable_initiative_becomes_a_case_and_adoption_is_counted_when_reported(city, tmp_path):
