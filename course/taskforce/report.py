@@ -222,6 +222,7 @@ max-width:1100px;color:#212121;line-height:1.6;padding:0 1em}
 .sano-report table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 .sano-report th,.sano-report td{border:1px solid #ccc;padding:3px 8px;word-break:keep-all}
 .sano-report th{background:#ddebf7}.sano-report td.n{text-align:right}.sano-report td.wide{min-width:18em}
+@media screen{.sano-report td.wide{white-space:nowrap}}
 .sano-report img{max-width:100%}.sano-report .muted{color:#666;font-size:.9em}.sano-report .print-only{display:none}
 @page{size:A4;margin:12mm}
 @media print{.sano-report{margin:0;max-width:none;font-size:10.5pt}.sano-report table{width:100%}
