@@ -191,7 +191,7 @@ def cmd_report(args: argparse.Namespace, course: Course) -> int:
     result = report.write_report(
         course=course, curriculum=curriculum.load_curriculum(), out_dir=Path(args.out) if args.out else None
     )
-    print(f"進捗報告書を出力しました（{result.staff_count} 人）:")
+    print(f"進捗報告書を出力しました（対象職員 {result.staff_count} 人、在籍者のみ）:")
     print(f"  {result.html}")
     print(f"  {result.workbook}（集計表）")
     return 0

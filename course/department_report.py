@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from course import staff_id as staff_ids
 from course.config import CourseError
+from course.hr_sheet import FIRST_DATA_ROW
 from course.spreadsheet import read_rows, write_atomic
 
 if TYPE_CHECKING:
@@ -163,11 +164,12 @@ def _cell_problem(column: Column, value: object, methods: Sequence[str] | None =
     return None if number >= 0 else f"{text} は 0 以上ではありません"
 
 
-def check(report: pd.DataFrame, *, methods: Sequence[str] | None = None) -> list[str]:
+def check(report: pd.DataFrame, *, methods: Sequence[str] | None = None, first_row: int = 1) -> list[str]:
     """Every way ``report`` breaks the template, in Japanese; an empty list means it is valid.
 
-    Rows are numbered from 1 as a learner counts them in the displayed table. ``methods`` is the list of 手法 the
-    task force accepts (settings/reports.toml); without it any 手法 is accepted.
+    Rows are numbered from ``first_row``: 1 as a learner counts them in the displayed table, or the number Excel
+    shows for a report read from a file (hr_sheet.FIRST_DATA_ROW). ``methods`` is the list of 手法 the task force
+    accepts (settings/reports.toml); without it any 手法 is accepted.
     """
     import pandas as pd  # imported when used: the task force's report reads reports without it
 
@@ -183,10 +185,10 @@ def check(report: pd.DataFrame, *, methods: Sequence[str] | None = None) -> list
     if missing or extra:
         return problems
     if list(report.columns) != [name for name in COLUMN_NAMES if name in report.columns]:
-        problems.append("列の順番がテンプレートと違います（department_report.COLUMN_NAMES の順にしてください）")
+        problems.append(f"列の順番がテンプレートと違います（左から {'、'.join(COLUMN_NAMES)} の順にしてください）")
     if report.empty:
         problems.append("取組が1行もありません")
-    for number, (_, row) in enumerate(report.iterrows(), start=1):
+    for number, (_, row) in enumerate(report.iterrows(), start=first_row):
         for column in COLUMNS:
             if column.name not in report.columns:
                 continue
@@ -212,8 +214,6 @@ def check(report: pd.DataFrame, *, methods: Sequence[str] | None = None) -> list
 def normalise(report: pd.DataFrame, *, methods: Sequence[str] | None = None) -> pd.DataFrame:
     """A valid report with every column of the template in its canonical type (dates as text, numbers as numbers,
     blank optional columns as their default: "" for text, NaN for 削減時間実績, いいえ for 他課への展開)."""
-    import pandas as pd  # imported when used: the task force's report reads reports without it
-
     problems = check(report, methods=methods)
     if problems:
         raise ReportError(problems)
@@ -222,21 +222,44 @@ def normalise(report: pd.DataFrame, *, methods: Sequence[str] | None = None) -> 
         if name not in out.columns:
             out[name] = None
     out = out.loc[:, list(COLUMN_NAMES)]
-    out["報告日"] = [pd.Timestamp(str(value).strip()).date().isoformat() for value in out["報告日"]]
-    out["職員番号"] = [str(value).strip() for value in out["職員番号"]]
-    for name in ("ステップ", "進捗率"):
-        out[name] = [int(float(value)) for value in out[name]]
-    for name in ("現状時間", "見込時間", "削減時間"):
-        out[name] = [float(value) for value in out[name]]
-    out["削減時間実績"] = [math.nan if _blank(value) else float(value) for value in out["削減時間実績"]]
-    out["他課への展開"] = [
-        NO if _blank(value) else _YES_NO[str(value).strip().lower()] for value in out["他課への展開"]
-    ]
-    out["事例番号"] = ["" if _blank(value) else case_number(value) for value in out["事例番号"]]
     for column in COLUMNS:
-        if column.kind in ("text", "status"):
-            out[column.name] = ["" if _blank(value) else str(value).strip() for value in out[column.name]]
+        out[column.name] = [_canonical(column, value) for value in out[column.name]]
     return out.reset_index(drop=True)
+
+
+def _canonical(column: Column, value: object) -> object:
+    """A cell that follows the template, in its canonical type (see :func:`normalise`)."""
+    import pandas as pd  # imported when used: the task force's report reads reports without it
+
+    if column.kind == "date":
+        return pd.Timestamp(str(value).strip()).date().isoformat()
+    if column.kind in ("step", "percent"):
+        return int(float(str(value)))
+    if column.kind == "hours":
+        return math.nan if _blank(value) else float(str(value))
+    if column.kind == "yesno":
+        return NO if _blank(value) else _YES_NO[str(value).strip().lower()]
+    if column.kind == "case":
+        return "" if _blank(value) else case_number(value)
+    return "" if _blank(value) else str(value).strip()  # text, status, staff_id
+
+
+def valid_cells(
+    report: pd.DataFrame, *, methods: Sequence[str] | None = None, first_row: int = 1
+) -> list[tuple[int, dict[str, object]]]:
+    """Each row's number (from ``first_row``, as :func:`check` numbers it) and the cells that follow the template,
+    in their canonical type; a mistaken cell or a missing required column is left out. For checks beyond the template
+    (whose 部, whose 職員番号) made beside :func:`check`, so that a report's every problem is found at once."""
+    out = []
+    for number, (_, row) in enumerate(report.iterrows(), start=first_row):
+        cells = {}
+        for column in COLUMNS:
+            present = column.name in report.columns
+            value = row[column.name] if present else None
+            if (present or not column.required) and _cell_problem(column, value, methods) is None:
+                cells[column.name] = _canonical(column, value)
+        out.append((number, cells))
+    return out
 
 
 def save(report: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -254,14 +277,17 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def load(path: str | os.PathLike[str], *, methods: Sequence[str] | None = None) -> pd.DataFrame:
-    """Read a report written by :func:`save`, or by hand in Excel (.xlsx or CSV), checking it against the template."""
+    """Read a report written by :func:`save`, or by hand in Excel (.xlsx or CSV), checking it against the template.
+    A mistake names the file and the row as Excel shows it."""
     source = Path(path)
     try:
-        return normalise(read_table(source), methods=methods)
+        table = read_table(source)
     except CourseError as error:
         raise ReportError([str(error)]) from None
-    except ReportError as error:
-        raise ReportError([f"{source.name}: {problem}" for problem in error.problems]) from None
+    problems = check(table, methods=methods, first_row=FIRST_DATA_ROW)
+    if problems:
+        raise ReportError([f"{source.name}: {problem}" for problem in problems])
+    return normalise(table, methods=methods)
 
 
 def combine(reports: Iterable[pd.DataFrame]) -> pd.DataFrame:

@@ -12,6 +12,8 @@ from datetime import date, datetime
 from course.config import CourseError
 from course.spreadsheet import Cell
 
+FIRST_DATA_ROW = 2  # the row number Excel shows for the first row under the header (row 1)
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -111,4 +113,4 @@ def data_rows(rows: Sequence[Sequence[Cell]], columns: dict[str, int], *, file: 
         cells = {name: raw[i] if i < len(raw) else None for name, i in columns.items()}
         values = {name: nfkc(cell) for name, cell in cells.items()}
         if any(values.values()):
-            yield SheetRow(file, offset + 2, cells, values)
+            yield SheetRow(file, offset + FIRST_DATA_ROW, cells, values)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from course import department_report
 from course.config import Course, CourseError
-from course.hr_sheet import nfkc
+from course.hr_sheet import FIRST_DATA_ROW, nfkc
 from course.models import Staff
 from course.staff_id import normalise as normalise_staff_id
 from course.years import FiscalYear, year_roster
@@ -73,10 +73,15 @@ class ReportPeriod:
     due: date
 
     @property
-    def label(self) -> str:
+    def months(self) -> str:
+        """The period's months without the year (10〜12月分), where the 年度 is clear from the page."""
         if self.first_day.month == self.last_day.month:
-            return f"{self.first_day.year}年{self.first_day.month}月分"
-        return f"{self.first_day.year}年{self.first_day.month}〜{self.last_day.month}月分"
+            return f"{self.first_day.month}月分"
+        return f"{self.first_day.month}〜{self.last_day.month}月分"
+
+    @property
+    def label(self) -> str:
+        return f"{self.first_day.year}年{self.months}"
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,12 @@ class ReportSettings:
         previous = _add_months(period.first_day, -self.months)
         previous_due = _add_months(previous, self.months).replace(day=self.due_day)
         return previous_due + timedelta(days=1), period.due
+
+    def period_of(self, day: date) -> ReportPeriod | None:
+        """The period a report received on ``day`` counts for: the one whose window holds the day."""
+        year = FiscalYear.of(day)
+        periods = [*self.periods(year.previous()), *self.periods(year)]
+        return next((p for p in periods if self.window(p)[0] <= day <= self.window(p)[1]), None)
 
 
 def _add_months(day: date, months: int) -> date:
@@ -224,7 +235,9 @@ def refusals(
 ) -> list[str]:
     """Why the report ``table`` (as read, not yet normalised) cannot be accepted from ``staff_id``; [] if it can.
     ``person`` is the sender on the year's roster (None: not on it), ``sections`` the 課 of their 部 on it;
-    ``cases`` maps each 事例番号 to its 課."""
+    ``cases`` maps each 事例番号 to its 課. Every problem is found at once: the sender, the template's mistakes and,
+    in the cells that follow the template, a 部, 課, 職員番号 or 事例番号 that is not the sender's or does not exist.
+    Rows are numbered as Excel shows them (the header is row 1)."""
     problems = []
     if person is None or not person.current:
         problems.append(f"職員番号 {staff_id} は今年度の名簿にありません。人事課に確かめてください。")
@@ -232,32 +245,27 @@ def refusals(
         problems.append(
             f"{person.name}さん（{staff_id}）は名簿で推進員になっていません。報告は各部の推進員が出します。"
         )
-    found = department_report.check(table, methods=methods)
-    problems += found
-    if found or person is None:
-        return problems
-    report = department_report.normalise(table, methods=methods)
-    for number, row in enumerate(report.itertuples(index=False), start=1):
-        values = dict(zip(department_report.COLUMN_NAMES, row, strict=True))
-        if values["部"] != person.department:
-            problems.append(f"{number}行目「部」: 「{values['部']}」ですが、あなたの所属は{person.department}です")
-        elif values["課"] not in sections:
+    problems += department_report.check(table, methods=methods, first_row=FIRST_DATA_ROW)
+    for number, values in department_report.valid_cells(table, methods=methods, first_row=FIRST_DATA_ROW):
+        department, section, case = values.get("部"), values.get("課"), values.get("事例番号")
+        if person is not None and department is not None and department != person.department:
+            problems.append(f"{number}行目「部」: 「{department}」ですが、あなたの所属は{person.department}です")
+        elif person is not None and section is not None and section not in sections:
             problems.append(
-                f"{number}行目「課」: 「{values['課']}」は名簿の{person.department}にありません"
+                f"{number}行目「課」: 「{section}」は名簿の{person.department}にありません"
                 f"（{'、'.join(sorted(sections))} のどれかを書いてください）"
             )
-        if normalise_staff_id(values["職員番号"]) != staff_id:
+        if "職員番号" in values and normalise_staff_id(str(values["職員番号"])) != staff_id:
             problems.append(f"{number}行目「職員番号」: 「{values['職員番号']}」は報告する人（{staff_id}）と違います")
-        if date.fromisoformat(values["報告日"]) > today:
+        if "報告日" in values and date.fromisoformat(str(values["報告日"])) > today:
             problems.append(f"{number}行目「報告日」: {values['報告日']} は今日より後の日付です")
-        case = values["事例番号"]
         if case and case not in cases:
             problems.append(
                 f"{number}行目「事例番号」: {case} という事例はありません（横展開事例集で番号を確かめてください）"
             )
-        elif case and cases[case] == values["課"]:
+        elif case and section is not None and cases[str(case)] == section:
             problems.append(
-                f"{number}行目「事例番号」: {case} は{values['課']}自身の事例です（ほかの課の事例の番号を書きます）"
+                f"{number}行目「事例番号」: {case} は{section}自身の事例です（ほかの課の事例の番号を書きます）"
             )
     return problems
 
@@ -286,8 +294,7 @@ def receive_report(*, course: Course, staff_id: str, path: Path, at: datetime) -
     assert person is not None
     report = department_report.normalise(table, methods=config.methods)
     report_id, new_cases = _store(course=course, person=person, report=report, file=path.name, at=at, year=year)
-    periods = [*config.periods(year.previous()), *config.periods(year)]
-    period = next((p for p in periods if config.window(p)[0] <= at.date() <= config.window(p)[1]), None)
+    period = config.period_of(at.date())
     return Receipt(
         report_id=report_id,
         staff_id=staff_id,

@@ -64,12 +64,22 @@ def test_invalid_report_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_load_names_the_file(tmp_path):
+def test_load_names_the_file_and_the_row_as_excel_shows_it(tmp_path):
+    """The first report row of a file is row 2 in Excel (row 1 is the header); a table in a notebook counts from 1."""
     path = tmp_path / "人事課.csv"
     _report(ステップ=9).to_csv(path, index=False, encoding="cp932")
     with pytest.raises(department_report.ReportError) as error:
         department_report.load(path)
-    assert error.value.problems == ["人事課.csv: 1行目「ステップ」: 9 は 1〜4 のどれでもありません"]
+    assert error.value.problems == ["人事課.csv: 2行目「ステップ」: 9 は 1〜4 のどれでもありません"]
+    assert department_report.check(_report(ステップ=9)) == ["1行目「ステップ」: 9 は 1〜4 のどれでもありません"]
+
+
+def test_columns_out_of_order_are_named_in_japanese_in_the_templates_order():
+    columns = list(department_report.COLUMN_NAMES)
+    swapped = _report()[[columns[1], columns[0], *columns[2:]]]
+    [problem] = department_report.check(swapped)
+    assert "COLUMN_NAMES" not in problem and "department_report" not in problem
+    assert problem == "列の順番がテンプレートと違います（左から " + "、".join(columns) + " の順にしてください）"
 
 
 def test_summary_keeps_the_latest_report_of_each_initiative():

@@ -67,14 +67,15 @@ def stored(course: Course) -> tuple[int, int]:
         )
 
 
-def plain_hours(course: Course) -> dict[str, tuple[float, float]]:
-    """Per 部: estimated and measured hours of the latest row of every 取組 not 中止, in plain SQL."""
+def plain_hours(course: Course) -> dict[str, tuple[float, float | None]]:
+    """Per 部: estimated and measured hours of the latest row of every 取組 not 中止, in plain SQL (measured is
+    NULL, 未測定, when none of the 部's 取組 was measured: SQL's SUM of only NULLs)."""
     file = course.gradebook_file
     assert file is not None
     with sqlite3.connect(file) as db:
         rows = db.execute(
             """
-            SELECT r.department, SUM(r.saved_estimate), SUM(COALESCE(r.saved_measured, 0))
+            SELECT r.department, SUM(r.saved_estimate), SUM(r.saved_measured)
             FROM course_report_rows r
             WHERE r.status != '中止' AND NOT EXISTS (
                 SELECT 1 FROM course_report_rows n
@@ -83,7 +84,10 @@ def plain_hours(course: Course) -> dict[str, tuple[float, float]]:
             GROUP BY r.department
             """
         ).fetchall()
-    return {department: (float(estimated), float(measured)) for department, estimated, measured in rows}
+    return {
+        department: (float(estimated), None if measured is None else float(measured))
+        for department, estimated, measured in rows
+    }
 
 
 def hand_in_three(city: Course, tmp: Path) -> None:
@@ -111,30 +115,33 @@ def hand_in_three(city: Course, tmp: Path) -> None:
 
 
 def test_three_promoters_hand_in_and_the_malformed_report_is_refused_in_japanese_and_not_recorded(city, tmp_path):
+    """Every problem is listed at once, the template's mistakes with the 部 and the 事例番号 that are not right, and
+    rows are numbered as Excel shows the file (the header is row 1)."""
     hand_in_three(city, tmp_path)
     assert stored(city) == (3, 5)
     bad = tmp_path / "toshi.csv"
-    table = department_report.template(1)
-    for name, value in row("300004", "総務部", "道路河川課", "通報フォーム").items():
-        table.loc[0, name] = value
+    table = department_report.template(2)
+    for number, name in enumerate(("通報フォーム", "点検記録")):
+        for column, value in row("300004", "総務部", "道路河川課", name).items():
+            table.loc[number, column] = value
     table.loc[0, "ステップ"] = 7
     table.loc[0, "手法"] = "魔法"
     table.loc[0, "事例番号"] = "C999"
+    table.loc[1, "部"] = "都市建設部"
+    table.loc[1, "職員番号"] = "300001"
     table.to_csv(bad, index=False, encoding="utf-8-sig")
     with pytest.raises(reports.ReportRefused) as refused:
         reports.receive_report(course=city, staff_id="300004", path=bad, at=at(10, 9))
     message = str(refused.value)
     assert "受け付けられませんでした（記録していません）" in message
-    assert "1行目「ステップ」: 7 は 1〜4 のどれでもありません" in message
-    assert "1行目「手法」: 「魔法」は手法の一覧" in message
-    assert stored(city) == (3, 5)
-
-    table.loc[0, "ステップ"], table.loc[0, "手法"], table.loc[0, "事例番号"] = 3, "Excel", "C999"
-    table.to_csv(bad, index=False, encoding="utf-8-sig")
-    with pytest.raises(reports.ReportRefused) as refused:
-        reports.receive_report(course=city, staff_id="300004", path=bad, at=at(10, 9))
-    assert "1行目「部」: 「総務部」ですが、あなたの所属は都市建設部です" in refused.value.problems
-    assert any("C999 という事例はありません" in p for p in refused.value.problems)
+    methods = "、".join(reports.settings(city).methods)
+    assert refused.value.problems == (
+        "2行目「ステップ」: 7 は 1〜4 のどれでもありません",
+        f"2行目「手法」: 「魔法」は手法の一覧（{methods}）にありません",
+        "2行目「部」: 「総務部」ですが、あなたの所属は都市建設部です",
+        "2行目「事例番号」: C999 という事例はありません（横展開事例集で番号を確かめてください）",
+        "3行目「職員番号」: 「300001」は報告する人（300004）と違います",
+    )
     assert stored(city) == (3, 5)
 
 
@@ -152,7 +159,7 @@ def test_a_section_not_of_the_senders_department_is_named_with_the_ones_that_are
     with pytest.raises(reports.ReportRefused) as refused:
         reports.receive_report(course=city, staff_id="300002", path=path, at=at(10, 6))
     assert refused.value.problems == (
-        "1行目「課」: 「人事課」は名簿の市民生活部にありません（保険年金課、市民課 のどれかを書いてください）",
+        "2行目「課」: 「人事課」は名簿の市民生活部にありません（保険年金課、市民課 のどれかを書いてください）",
     )
 
 
@@ -177,27 +184,51 @@ def test_report_and_workbook_show_status_missing_promoters_and_hours_equal_to_a_
     assert {h.label: (h.estimated, h.measured) for h in loop.by_department if h.initiatives} == expected
     assert expected == {"総務部": (120.0, 100.0), "市民生活部": (80.0, 30.5)}
     status = {d.department: d for d in loop.departments}
-    assert status["総務部"].state == "提出済み" and status["市民生活部"].state == "提出済み"
-    assert status["都市建設部"].overdue and status["都市建設部"].state.startswith("未提出（2026年7〜9月分")
+    assert status["総務部"].state == "提出済み（7〜9月分、10月8日受付）"
+    assert status["市民生活部"].state == "提出済み（7〜9月分、10月9日受付）"
+    assert status["都市建設部"].overdue and status["都市建設部"].state == "未提出（2026年7〜9月分, 期限 2026/10/10）"
     assert status["こども福祉部"].promoter_note == "推進員なし"
     assert status["市民生活部"].promoter_note == "計画より多い（2人 / 計画1人）"
     # per quarter, as of each quarter's end: by 6/30 nothing, by 9/30 the 7/1 report, by 12/31 everything
     quarters = {h.label[:5]: (h.estimated, h.measured) for h in loop.by_quarter}
-    assert quarters == {"第1四半期": (0.0, 0.0), "第2四半期": (120.0, 0.0), "第3四半期": (200.0, 130.5)}
+    assert quarters == {"第1四半期": (0.0, None), "第2四半期": (120.0, None), "第3四半期": (200.0, 130.5)}
+
+    # 都市建設部 reports after the 7〜9月分's due day (10/10), nothing measured yet: 未測定, not 0, and 期限後
+    reports.receive_report(
+        course=city, staff_id="300004", at=at(10, 29),
+        path=save(tmp_path, "toshi.csv", [row("300004", "都市建設部", "道路河川課", "通報フォーム", 報告日="2026-10-29")]),
+    )  # fmt: skip
+    loop = report.loop_view(course=city, today=date(2026, 10, 30))
+    expected = plain_hours(city)
+    assert {h.label: (h.estimated, h.measured) for h in loop.by_department if h.initiatives} == expected
+    assert expected["都市建設部"] == (40.0, None)
+    status = {d.department: d for d in loop.departments}
+    assert status["都市建設部"].state == "提出済み（10〜12月分、10月29日受付）・7〜9月分は期限後"
+    assert status["総務部"].state == "提出済み（7〜9月分、10月8日受付）"
 
     result = report.write_report(
-        course=city, curriculum=load_curriculum(), out_dir=tmp_path / "out", generated_at=at(10, 20)
+        course=city, curriculum=load_curriculum(), out_dir=tmp_path / "out", generated_at=at(10, 30)
     )
     book = load_workbook(result.workbook, read_only=True)
     sheet = [list(r) for r in book["削減時間_部別"].iter_rows(values_only=True)]
-    assert {r[0]: (r[2], r[3]) for r in sheet[1:] if r[1]} == expected
+    assert {r[0]: (r[2], r[3]) for r in sheet[1:] if r[1]} == expected  # unmeasured: a blank cell
+    assert {r[0]: r[3] for r in sheet[1:] if not r[1]} == {"こども福祉部": None}  # no 取組 at all: blank as well
     statuses = {r[0]: r for r in book["部別の報告状況"].iter_rows(values_only=True)}
-    assert statuses["こども福祉部"][4] == "推進員なし" and statuses["都市建設部"][7].startswith("未提出")
+    assert statuses["こども福祉部"][4] == "推進員なし" and statuses["都市建設部"][7].endswith("7〜9月分は期限後")
     counts = {r[0]: r[1:] for r in book["取組の状況"].iter_rows(values_only=True)}
     assert counts["総務部"] == (0, 0, 1, 1, 0) and counts["市民生活部"] == (1, 1, 0, 0, 0)
     page = result.html.read_text(encoding="utf-8")
     assert "7. 各部の進捗報告と削減時間" in page and "推進員がいない部<b>1 部</b>こども福祉部" in page
-    assert "削減時間（見込 / 実績）<b>200 / 130.5</b>" in page
+    assert "削減時間（見込 / 実績）<b>240.0 / 130.5</b>時間/年。実績は測った取組 2 / 4 件の合計" in page
+    hours = "".join(f"<td class='n'>{cell}</td>" for cell in ("{}", "{}", "{}", "{}"))
+    assert "<td>総務部</td>" + hours.format(1, "120.0", "100.0", 1) in page
+    assert "<td>都市建設部</td>" + hours.format(1, "40.0", "未測定", 0) in page
+    assert "<td>こども福祉部</td>" + hours.format(0, "0.0", "未測定", 0) in page
+    assert "python -m course" not in page  # how reports arrive, in words; commands are in the README
+    for word in ("削減時間 見込", "削減時間 実績", "未測定", "横展開", "計画人数", "推進員の配置", "期限後"):
+        assert f"<li>{word}: " in page, word  # the glossary explains the section's words
+    for title in load_workbook(result.workbook).worksheets:  # every sheet prints with its year and date
+        assert "令和8年度（2026年度） 令和8年10月30日現在" in title.oddHeader.left.text, title.title
 
 
 def test_a_shareable_initiative_becomes_a_case_and_adoption_is_counted_when_reported(city, tmp_path):

@@ -87,7 +87,8 @@ def test_demo_shows_a_year_with_deadlines_extensions_and_april_changes(course_ro
     assert "期限超過" in cells and any(str(c).startswith("延長 ") for c in cells) and "免除" in cells
     # the 推進員 hand in their reports: five accepted, こども福祉部's refused with its reasons; a case list is written
     assert text.count("の進捗報告（1 件の取組") == 5
-    assert "進捗報告（受付不可の例）" in text and "1行目「ステップ」: 5 は 1〜4 のどれでもありません" in text
+    assert "進捗報告（受付不可の例）" in text and "2行目「ステップ」: 5 は 1〜4 のどれでもありません" in text
+    assert "2行目「部」: 「総務部」ですが、あなたの所属はこども福祉部です" in text  # with the template's, at once
     assert "横展開事例集 3 件" in text
     module, item = demo.PLANTED_ITEM
     assert f"    {module} {item}: 成績上位者ほど不正解（設問の誤りの疑い）" in summary, text

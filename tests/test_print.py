@@ -59,13 +59,18 @@ def test_every_printed_page_of_the_staff_sheet_carries_names(tmp_path: Path):
 
 
 def test_the_report_prints_each_heading_on_the_page_of_its_chart(tmp_path: Path):
-    """Chromium's print of 進捗報告書.html: each of the four charts is on the same page as its heading."""
+    """Chromium's print of 進捗報告書.html: each of the four charts is on the same page as its heading, every page says
+    which year and as of when, and the 課 breakdown (folded on screen) is printed as a table."""
     from playwright.sync_api import sync_playwright
+
+    from course.organisation import ROSTER_SETTINGS, load_order
+    from course.records import completion_records
 
     course = synthetic.course_folder(tmp_path / "course")
     cur = load_curriculum()
     synthetic.make_cohort(course=course, curriculum=cur, staff_count=300, today=date(2026, 12, 4), seed=5, share=0.8)
-    result = report.write_report(course=course, curriculum=cur, out_dir=tmp_path)
+    at = datetime(2026, 12, 4, 17, 30, tzinfo=JST)
+    result = report.write_report(course=course, curriculum=cur, out_dir=tmp_path, generated_at=at)
     pdf = tmp_path / "report.pdf"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -89,3 +94,16 @@ def test_the_report_prints_each_heading_on_the_page_of_its_chart(tmp_path: Path)
         found = [n for n, text in enumerate(pages, start=1) if heading in re.sub(r"\s+", " ", text)]
         assert found == [image_page], (heading, found, image_page)
     assert len(pages) > 2  # the report does run over several pages
+    for number, text in enumerate(pages, start=1):
+        assert "進捗報告書（令和8年度（2026年度） 令和8年12月4日 17:30 現在）" in text, number
+    printed = re.sub(r"\s+", "", "".join(pages))
+    breakdown = printed[printed.index("課ごとの内訳") : printed.index("2.モジュール別の合格率")]
+    assert "課ごとの内訳を表で見る" not in printed  # the folded line is for the screen only
+    v = report.views(
+        completion_records(course=course, curriculum=cur, as_of=at), cur, cur.available(course.source_dir), at,
+        order=load_order(course.settings_file(ROSTER_SETTINGS)),
+    )  # fmt: skip
+    assert v.sections
+    for rate in v.sections:  # every row of the table, with its numbers
+        row = f"{rate.department}{rate.section}{rate.track}{rate.staff_count}{rate.completed}{100 * rate.rate:.1f}"
+        assert row in breakdown, row

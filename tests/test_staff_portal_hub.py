@@ -228,7 +228,7 @@ def test_staff_reach_only_their_own_records_and_anyone_can_verify(tmp_path: Path
                     )
                     assert "新しい横展開事例: C00" in text
                 assert "進捗報告 進捗報告.csv を受け付けられませんでした（記録していません）" in shown[bad.staff_id]
-                assert "1行目「進捗率」" in shown[bad.staff_id]
+                assert "2行目「進捗率」" in shown[bad.staff_id]  # the file's row as Excel numbers it
                 assert course.gradebook_file is not None
                 with sqlite3.connect(course.gradebook_file) as db:
                     stored = db.execute("SELECT staff_id, department, file FROM course_reports ORDER BY id").fetchall()

@@ -214,14 +214,42 @@ def test_report_files_show_the_same_numbers(cohort: Course, tmp_path: Path):
     assert not list(tmp_path.glob(f"{export.WORKBOOK_STEM}*")), "HR's workbook has one writer: course.export"
     workbook = load_workbook(result.workbook, read_only=True)
     assert workbook.sheetnames == [
-        "モジュール成績", "週別推移", "推進員ステップ", "未着手者", "採点待ち",
+        "部別の修了率", "課別の修了率", "モジュール成績", "週別推移", "推進員ステップ", "未着手者", "採点待ち",
         "部別の報告状況", "取組の状況", "削減時間_部別", "削減時間_四半期別", "取組一覧",
     ]  # fmt: skip
     sheet = {row[0]: row for row in workbook["モジュール成績"].iter_rows(min_row=2, values_only=True)}
     for stat in v.module_stats:
         assert sheet[stat.module.id][2:5] == (stat.submitted, stat.graded, stat.passed)
     assert len(list(workbook["採点待ち"].iter_rows(min_row=2))) == len(v.waiting)
+    # the heatmap's and the 課 table's numbers, as the footer says: 部 × 研修区分 and 部/課 × 研修区分
+    by_department = {
+        (r[0], r[1]): (r[2], r[3]) for r in workbook["部別の修了率"].iter_rows(min_row=2, values_only=True)
+    }
+    assert by_department == {(r.department, r.track): (r.staff_count, r.completed) for r in v.departments}
+    by_section = {r[:5] for r in workbook["課別の修了率"].iter_rows(min_row=2, values_only=True)}
+    assert by_section == {(r.department, r.section, r.track, r.staff_count, r.completed) for r in v.sections}
+    # the promoters' list says how far each has come in the chart's words, not as a bare number
+    steps = {row[0]: row[-1] for row in workbook["推進員ステップ"].iter_rows(min_row=2, values_only=True)}
+    labels = {p.staff.staff_id: p.reached for p in v.promoters}
+    assert {s for s, reached in labels.items() if reached == 0} == {
+        s for s, w in steps.items() if w == "ステップ1の途中"
+    }
+    assert all(steps[s].startswith(f"{reached}. ") for s, reached in labels.items() if reached)
     workbook.close()
+
+
+def test_the_cli_says_the_reports_own_count_of_staff(tmp_path: Path, monkeypatch, capsys):
+    """Staff who left (名簿外) are not in the report's 対象職員, nor in the number the command prints."""
+    from course import cli
+    from course.gradebook import sync_staff
+
+    course = synthetic.course_folder(tmp_path / "course")
+    staff = synthetic.make_cohort(course=course, curriculum=load_curriculum(), staff_count=12, today=TODAY, seed=3)
+    sync_staff(course=course, staff=staff[2:])  # two of them have left
+    monkeypatch.setenv("COURSE_ROOT", str(course.root))
+    assert cli.main(["--runtime", str(course.runtime), "report", "--out", str(tmp_path)]) == 0
+    assert "進捗報告書を出力しました（対象職員 10 人、在籍者のみ）" in capsys.readouterr().out
+    assert "対象職員<b>10 人</b>在籍者のみ" in (tmp_path / report.REPORT_NAME).read_text(encoding="utf-8")
 
 
 def test_report_for_an_empty_gradebook_still_reads_well(course: Course, tmp_path: Path):

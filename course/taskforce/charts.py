@@ -20,6 +20,7 @@ from matplotlib.dates import DateFormatter, date2num
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from course.taskforce import progress
 from course.taskforce.report import ChartData, percent
 
 
@@ -100,7 +101,7 @@ def trend_chart(v: ChartData) -> str:
 
 def promoter_chart(v: ChartData) -> str:
     steps = v.curriculum.promoter_track().steps
-    labels = ["ステップ1の途中", *(f"{i}. {s.name}" for i, s in enumerate(steps, 1))]
+    labels = [progress.reached_label(steps, level) for level in range(len(steps) + 1)]
     counts = [sum(p.reached == level for p in v.promoters) for level in range(len(steps) + 1)]
     figure, axis = plt.subplots(figsize=(8.5, 2.8))
     bars = axis.bar(labels, counts, color=["#bdbdbd", "#c8e6c9", "#81c784", "#43a047", "#1b5e20"][: len(labels)])

@@ -17,12 +17,23 @@ from datetime import date
 from course.cases import Case, latest
 from course.department_report import STATUSES
 from course.models import Staff
-from course.reports import ReceivedRow, ReportSettings
-from course.spreadsheet import Table
+from course.reports import ReceivedRow, ReportPeriod, ReportSettings
+from course.spreadsheet import Cell, Table
 from course.years import FiscalYear
 
 STOPPED = "中止"
 NO_STATUS = "未記入"
+UNMEASURED = "未測定"
+# The words of section 7, for the report's glossary (用語).
+TERMS: tuple[tuple[str, str], ...] = (
+    ("削減時間 見込", "取組を始める前に見積もった、1年間に減らせる時間（現状時間 − 見込時間）。"),
+    ("削減時間 実績", "取組のあとに実際に測った、1年間に減った時間。"),
+    (UNMEASURED, "まだ実績を測っていないこと。0 時間（測った結果、減らなかった）とは区別しています。"),
+    ("横展開", "ある課の取組を、ほかの課がまねて使うこと。採用した課があとの報告に事例番号を書くと数えます。"),
+    ("計画人数", "各部に置く推進員の人数の計画（タスクフォースの設定。書いていない部は1人）。"),
+    ("推進員の配置", "名簿の推進員の人数と計画人数の比べ（計画どおり・計画より多い・計画より少ない・推進員なし）。"),
+    ("期限後", "その期間の報告が期限（期間が終わった翌月の10日など）までに届かず、期限のあとに届いたこと。"),
+)
 
 
 @dataclass(frozen=True)
@@ -32,8 +43,10 @@ class DepartmentStatus:
     expected: int  # 推進員 the plan says (settings/reports.toml)
     last_received: date | None
     last_report_date: date | None
-    due: str  # the latest period that is due (2026年7〜9月分, 期限 2026/10/10), "" before the first is due
-    overdue: bool
+    last_period: str  # the months the latest report counts for (10〜12月分), "" when none or out of every window
+    due: ReportPeriod | None  # the latest period whose report is due, None before the first is due
+    overdue: bool  # nothing received since the window of ``due`` opened
+    late: bool  # nothing received within the window of ``due``, but something after its due day
 
     @property
     def promoter_note(self) -> str:
@@ -47,9 +60,18 @@ class DepartmentStatus:
 
     @property
     def state(self) -> str:
-        if not self.due:
+        """「提出済み（10〜12月分、10月29日受付）」, with 「・7〜9月分は期限後」 when nothing came in the window of the
+        period that is due, only after its due day;
+        「未提出（2026年7〜9月分, 期限 2026/10/10）」 when nothing came."""
+        if self.overdue and self.due is not None:
+            return f"未提出（{self.due.label}, 期限 {self.due.due:%Y/%m/%d}）"
+        if self.last_received is None:
             return "最初の期限前"
-        return f"未提出（{self.due}）" if self.overdue else "提出済み"
+        received = f"{self.last_received.month}月{self.last_received.day}日受付"
+        handed_in = f"提出済み（{self.last_period}、{received}）" if self.last_period else f"提出済み（{received}）"
+        if self.late and self.due is not None:
+            return f"{handed_in}・{self.due.months}は期限後"
+        return handed_in
 
 
 @dataclass(frozen=True)
@@ -57,7 +79,7 @@ class Hours:
     label: str  # 部, or the quarter (第3四半期（10〜12月）)
     initiatives: int
     estimated: float
-    measured: float
+    measured: float | None  # None when none of its 取組 was measured (未測定), unlike a measured 0
     measured_initiatives: int
 
 
@@ -83,20 +105,24 @@ def department_statuses(
     """Every 部 of the current roster: its 推進員 against the plan, its latest report, and whether it is overdue
     (no report since the window of the latest period that is due opened)."""
     period = settings.latest_due(today)
-    opened = settings.window(period)[0] if period else None
     out = []
     for department in sorted({p.department for p in staff if p.current}):
-        reports = [r for r in received if r.department == department]
-        last = max((r.received_at.date() for r in reports), default=None)
+        days = sorted({r.received_at.date() for r in received if r.department == department})
+        last = days[-1] if days else None
+        last_period = settings.period_of(last) if last else None
+        window = settings.window(period) if period else None
+        overdue = window is not None and (last is None or last < window[0])
         out.append(
             DepartmentStatus(
                 department=department,
                 promoters=tuple(p for p in staff if p.current and p.promoter and p.department == department),
                 expected=settings.expected_promoters(department),
                 last_received=last,
-                last_report_date=max((r.report_date for r in reports), default=None),
-                due=f"{period.label}, 期限 {period.due:%Y/%m/%d}" if period else "",
-                overdue=opened is not None and (last is None or last < opened),
+                last_report_date=max((r.report_date for r in received if r.department == department), default=None),
+                last_period=last_period.months if last_period else "",
+                due=period,
+                overdue=overdue,
+                late=window is not None and not overdue and not any(window[0] <= d <= window[1] for d in days),
             )
         )
     return out
@@ -105,7 +131,19 @@ def department_statuses(
 def hours(label: str, rows: Sequence[ReceivedRow]) -> Hours:
     counted = [r for r in rows if r.status != STOPPED]
     measured = [r.saved_measured for r in counted if r.saved_measured is not None]
-    return Hours(label, len(counted), sum(r.saved_estimate for r in counted), sum(measured), len(measured))
+    estimated = sum((r.saved_estimate for r in counted), 0.0)
+    return Hours(label, len(counted), estimated, sum(measured, 0.0) if measured else None, len(measured))
+
+
+def total_measured(series: Sequence[Hours]) -> float | None:
+    """The measured hours of several rows together: None (未測定) when none of them was measured."""
+    measured = [h.measured for h in series if h.measured is not None]
+    return sum(measured, 0.0) if measured else None
+
+
+def hours_text(value: float | None) -> str:
+    """Hours as the report prints them: one decimal everywhere (180.0, 0.0), 未測定 when nothing was measured."""
+    return UNMEASURED if value is None else f"{value:.1f}"
 
 
 def quarters(year: FiscalYear, today: date) -> list[tuple[str, date]]:
@@ -252,7 +290,10 @@ def hours_chart(loop: Loop) -> str:
     ):
         y = list(range(len(series)))
         axis.barh([i - 0.2 for i in y], [h.estimated for h in series], height=0.38, label="見込", color="#90caf9")
-        axis.barh([i + 0.2 for i in y], [h.measured for h in series], height=0.38, label="実績", color="#1b5e20")
+        axis.barh([i + 0.2 for i in y], [h.measured or 0 for h in series], height=0.38, label="実績", color="#1b5e20")
+        for i, h in enumerate(series):
+            if h.measured is None:
+                axis.text(0, i + 0.2, f" {UNMEASURED}", va="center", fontsize=8, color="#555555")
         axis.set_yticks(y, [h.label for h in series])
         axis.invert_yaxis()
         axis.set_title(title)
@@ -260,6 +301,14 @@ def hours_chart(loop: Loop) -> str:
         axis.legend(loc="lower right")
     figure.tight_layout()
     return _png(figure)
+
+
+def _hours_rows(series: Sequence[Hours]) -> list[tuple[Cell, ...]]:
+    """A 削減時間 sheet's rows as the page prints them: hours in one format, 未測定 where nothing was measured."""
+    return [
+        (h.label, h.initiatives, hours_text(h.estimated), hours_text(h.measured), h.measured_initiatives)
+        for h in series
+    ]
 
 
 def section_html(loop: Loop, chart: str, table_html: Callable[..., str]) -> str:
@@ -271,22 +320,25 @@ def section_html(loop: Loop, chart: str, table_html: Callable[..., str]) -> str:
     adopted = sum(len(c.adopted_by) for c in loop.cases)
     spread = sum(len(c.spread_to) for c in loop.cases)
     total = loop.by_department
-    estimated, measured = sum(h.estimated for h in total), sum(h.measured for h in total)
+    estimated, measured = sum((h.estimated for h in total), 0.0), total_measured(total)
+    counted, measured_count = sum(h.initiatives for h in total), sum(h.measured_initiatives for h in total)
     parts = [
         "<h2>7. 各部の進捗報告と削減時間</h2>",
-        "<p>推進員が出した進捗報告（python -m course reports receive）から作っています。"
-        "取組はそれぞれ最新の報告の内容で数え、削減時間は中止した取組を除いた年間の時間です。</p>",
+        "<p>推進員が研修のハブから提出した報告（タスクフォースが受け付けたファイルを含みます）から作っています。"
+        "取組はそれぞれ最新の報告の内容で数え、削減時間は中止した取組を除いた年間の時間です。"
+        "実績をまだ測っていない部・四半期は「未測定」と書きます（0 は、測った結果が 0 時間のときだけです）。</p>",
         "<div class='cards'>",
         f"<div class='card{' warn' if late else ''}'>報告が遅れている部<b>{len(late)} 部</b>"
         f"{html.escape('、'.join(late) or 'なし')}</div>",
         f"<div class='card{' warn' if missing else ''}'>推進員がいない部<b>{len(missing)} 部</b>"
         f"{html.escape('、'.join(missing) or 'なし')}</div>",
         f"<div class='card'>計画より推進員が多い部<b>{len(more)} 部</b>{html.escape('、'.join(more) or 'なし')}</div>",
-        f"<div class='card'>削減時間（見込 / 実績）<b>{estimated:g} / {measured:g}</b>時間/年</div>",
+        f"<div class='card'>削減時間（見込 / 実績）<b>{hours_text(estimated)} / {hours_text(measured)}</b>"
+        f"時間/年。実績は測った取組 {measured_count} / {counted} 件の合計</div>",
         f"<div class='card'>横展開（採用 / 報告あり）<b>{adopted} / {spread} 件</b>事例 {len(loop.cases)} 件</div>",
         "</div>",
         "<h3>部別の報告状況</h3>",
-        table_html(sheets["部別の報告状況"].header, sheets["部別の報告状況"].rows, empty="名簿に部がありません"),
+        table_html(sheets["部別の報告状況"].header, sheets["部別の報告状況"].rows, empty="名簿に部がありません", wide=(7,)),
         "<h3>状況別の取組数</h3>",
         table_html(sheets["取組の状況"].header, sheets["取組の状況"].rows, empty="まだ報告がありません"),
         "<div class='keep'><h3>削減時間（部別・四半期別）</h3>",
@@ -294,7 +346,9 @@ def section_html(loop: Loop, chart: str, table_html: Callable[..., str]) -> str:
         if loop.initiatives
         else "<p class='muted'>まだ報告がありません。</p>",
         "</div>",
-        table_html(sheets["削減時間_部別"].header, sheets["削減時間_部別"].rows, empty="まだ報告がありません"),
-        table_html(sheets["削減時間_四半期別"].header, sheets["削減時間_四半期別"].rows, empty="まだ報告がありません"),
-    ]
+        table_html(sheets["削減時間_部別"].header, _hours_rows(loop.by_department),
+                   empty="まだ報告がありません", numeric=(2, 3)),
+        table_html(sheets["削減時間_四半期別"].header, _hours_rows(loop.by_quarter),
+                   empty="まだ報告がありません", numeric=(2, 3)),
+    ]  # fmt: skip
     return "\n".join(parts)

@@ -172,6 +172,12 @@ def promoter_progress(completions: Sequence[StaffCompletion], curriculum: Curric
     return sorted(result, key=lambda p: (p.staff.department, p.staff.section, p.staff.staff_id))
 
 
+def reached_label(steps: Sequence[Step], reached: int) -> str:
+    """How far a 推進員 has come, in words: 「ステップ1の途中」 before the first step is done, else the last step done
+    (「2. スキル習得」). The chart's bars and the lists use the same words."""
+    return f"{reached}. {steps[reached - 1].name}" if reached else "ステップ1の途中"
+
+
 def not_started(completions: Sequence[StaffCompletion]) -> list[Staff]:
     """Current staff who have not submitted a single module."""
     people = [c.staff for c in current(completions) if all(r.score_ratio is None for r in c.modules.values())]

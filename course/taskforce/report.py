@@ -11,8 +11,8 @@ import contextlib
 import html
 import multiprocessing
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -21,11 +21,12 @@ from types import TracebackType
 from course.completion import StaffCompletion, TrackStatus
 from course.config import Course, CourseError
 from course.curriculum import Curriculum, Module
-from course.export import DEPARTMENT_HEADER, WORKBOOK_STEM
+from course.export import DEPARTMENT_HEADER, WORKBOOK_STEM, caption
 from course.organisation import BY_NAME, ROSTER_SETTINGS, UnitOrder, load_order
 from course.records import completion_records, year_plans
 from course.spreadsheet import Cell, Table, write_all_atomic, xlsx_bytes
 from course.taskforce import initiatives, progress
+from course.wareki import wareki
 from course.years import FiscalYear, plan_for, year_roster
 
 REPORT_NAME = "進捗報告書.html"
@@ -48,6 +49,17 @@ class Views:
     not_started: tuple[progress.Staff, ...]
     waiting: tuple[progress.Waiting, ...]
 
+    @property
+    def staff_count(self) -> int:
+        """The report's 対象職員: staff on the roster now (not those who left, 名簿外)."""
+        return len(progress.current(self.completions))
+
+    @property
+    def as_of(self) -> str:
+        """「令和8年度（2026年度） 令和8年12月7日 18:00 現在」: which year and as of when, at the top of every page."""
+        day = self.generated_at.date()
+        return f"{FiscalYear.of(day).full_label} {wareki(day)} {self.generated_at:%H:%M} 現在"
+
 
 @dataclass(frozen=True)
 class ChartData:
@@ -69,7 +81,7 @@ class ChartData:
 class ReportResult:
     html: Path
     workbook: Path
-    staff_count: int
+    staff_count: int  # the report's 対象職員 (Views.staff_count)
 
 
 def views(
@@ -108,11 +120,20 @@ def percent(value: float | None) -> float | None:
     return None if value is None else round(100 * value, 1)
 
 
+RATE_HEADER = tuple(h for h in DEPARTMENT_HEADER if h != "課")  # per 部: the 課 column left out
+
+
+def _rate_cells(r: progress.UnitRate) -> tuple[Cell, ...]:
+    return (r.track, r.staff_count, r.completed, percent(r.rate), r.awaiting, r.in_progress, r.not_started)
+
+
 def report_tables(v: Views) -> list[Table]:
-    """The report's lists as workbook sheets, after the HR export's own."""
+    """The report's lists as workbook sheets, in the order of its sections."""
     today = v.generated_at.date()
     steps = v.curriculum.promoter_track().steps
     return [
+        Table("部別の修了率", RATE_HEADER, tuple((r.department, *_rate_cells(r)) for r in v.departments)),
+        Table("課別の修了率", DEPARTMENT_HEADER, tuple((r.department, r.section, *_rate_cells(r)) for r in v.sections)),
         Table(
             "モジュール成績",
             ("モジュール", "名称", "提出者数", "採点済み", "修了者数", "合格率(%)", "平均得点率(%)"),
@@ -144,7 +165,7 @@ def report_tables(v: Views) -> list[Table]:
                     p.staff.department,
                     p.staff.section,
                     *("済" if done else "" for done in p.steps_done),
-                    p.reached,
+                    progress.reached_label(steps, p.reached),
                 )
                 for p in v.promoters
             ),
@@ -178,36 +199,62 @@ def report_tables(v: Views) -> list[Table]:
 
 # ---------------------------------------------------------------- HTML
 
+GLOSSARY: tuple[tuple[str, str], ...] = (
+    (
+        "修了",
+        "モジュールは得点率が合格基準以上で手動採点も済んだもの。研修区分は必須（推進員は選択の必要数も）をすべて修了。",
+    ),
+    ("採点待ち", "提出済みで、講師の手動採点がまだのもの。"),
+    ("受講中", "採点済みで合格基準に届いていないもの（再提出できます）。"),
+    ("未着手", "その研修区分で1件も提出がないもの。"),
+)
+
 STYLE = """
 .sano-report{font-family:"Yu Gothic","Hiragino Sans","Noto Sans JP","IPAexGothic",sans-serif;margin:2em auto;
 max-width:1100px;color:#212121;line-height:1.6;padding:0 1em}
 .sano-report h1{font-size:1.6em;border-bottom:3px solid #2e7d32;padding-bottom:.2em}
+.sano-report h1 .as-of{display:block;font-size:.6em;font-weight:normal}
 .sano-report h2{margin-top:2em;border-left:6px solid #2e7d32;padding-left:.5em}
 .sano-report .cards{display:flex;flex-wrap:wrap;gap:12px}
 .sano-report .card{flex:1 1 180px;background:#f1f8e9;border-radius:8px;padding:10px 14px}
 .sano-report .card b{display:block;font-size:1.7em}.sano-report .card.warn{background:#fff3e0}
 .sano-report .lead{background:#e3f2fd;padding:10px 14px;border-radius:8px}
 .sano-report table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
-.sano-report th,.sano-report td{border:1px solid #ccc;padding:3px 8px}.sano-report th{background:#ddebf7}
-.sano-report td.n{text-align:right}.sano-report img{max-width:100%}.sano-report .muted{color:#666;font-size:.9em}
+.sano-report th,.sano-report td{border:1px solid #ccc;padding:3px 8px;word-break:keep-all}
+.sano-report th{background:#ddebf7}.sano-report td.n{text-align:right}.sano-report td.wide{min-width:18em}
+@media screen{.sano-report td.wide{white-space:nowrap}}
+.sano-report img{max-width:100%}.sano-report .muted{color:#666;font-size:.9em}.sano-report .print-only{display:none}
 @page{size:A4;margin:12mm}
-@media print{.sano-report{margin:0;max-width:none;font-size:10.5pt}.sano-report h1,.sano-report h2{break-after:avoid}
+@media print{.sano-report{margin:0;max-width:none;font-size:10.5pt}.sano-report table{width:100%}
+.sano-report h1,.sano-report h2{break-after:avoid}
 .sano-report .keep{break-inside:avoid}.sano-report img{max-height:170mm}.sano-report tr{break-inside:avoid}
-.sano-report thead{display:table-header-group}.sano-report details>*{display:block}}
+.sano-report thead{display:table-header-group}.sano-report .screen-only{display:none}
+.sano-report .print-only{display:block}}
 """
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Cell]], *, empty: str = "該当なし") -> str:
+def _table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    *,
+    empty: str = "該当なし",
+    numeric: Collection[int] = (),
+    wide: Collection[int] = (),
+) -> str:
+    """A table of the page: numbers right-aligned (also the columns ``numeric``, already written as text), numbers with
+    a fraction in one format (one decimal), dates as 2026/12/07; the columns ``wide`` (sentences) are not squeezed."""
     if not rows:
         return f"<p class='muted'>{html.escape(empty)}</p>"
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = []
     for row in rows:
         cells = []
-        for value in row:
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        for index, value in enumerate(row):
+            number = index in numeric or (isinstance(value, int | float) and not isinstance(value, bool))
             text = "" if value is None else (value.strftime("%Y/%m/%d") if isinstance(value, date) else str(value))
-            cells.append(f"<td class='n'>{html.escape(text)}</td>" if numeric else f"<td>{html.escape(text)}</td>")
+            text = f"{value:.1f}" if isinstance(value, float) else text
+            kind = "n" if number else "wide" if index in wide else ""
+            cells.append(f"<td class='{kind}'>{html.escape(text)}</td>" if kind else f"<td>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -221,18 +268,29 @@ def _img(png: str, alt: str) -> str:
     return f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt)}">'
 
 
-def render_html(v: Views, charts: dict[str, str] | None = None, *, extra: str = "") -> str:
+def render_html(
+    v: Views, charts: dict[str, str] | None = None, *, extra: str = "", terms: Sequence[tuple[str, str]] = ()
+) -> str:
     """The whole report page: styles, title and the body that the dashboard shows too (``extra``: more sections,
-    placed before the glossary)."""
-    stamp = v.generated_at.strftime("%Y年%m月%d日 %H:%M")
+    placed before the glossary; ``terms``: their words for the glossary). Every printed page carries the title and
+    the year and date in its top margin."""
+    title = f"デジタル人材育成 進捗報告書（{v.as_of}）"
+    running = f"@page{{@top-left{{content:{_css_string(title)};font-size:8pt;color:#555}}}}"
     return (
         "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>"
-        f"<title>デジタル人材育成 進捗報告書（{stamp} 現在）</title></head><body>\n"
-        f"{body_html(v, charts, extra=extra)}\n</body></html>"
+        f"<title>{html.escape(title)}</title><style>{running}</style></head><body>\n"
+        f"{body_html(v, charts, extra=extra, terms=terms)}\n</body></html>"
     )
 
 
-def body_html(v: Views, charts: dict[str, str] | None = None, *, extra: str = "") -> str:
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string (for ``content:``)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def body_html(
+    v: Views, charts: dict[str, str] | None = None, *, extra: str = "", terms: Sequence[tuple[str, str]] = ()
+) -> str:
     """The report's content (cards, plots, lists) as an HTML fragment; the dashboard displays it under its filters.
     ``charts`` are the plots already drawn (a ChartWorker's); they are drawn here when not given."""
     if charts is None:
@@ -247,32 +305,18 @@ def body_html(v: Views, charts: dict[str, str] | None = None, *, extra: str = ""
     )
     rate = f"{100 * grade_done / len(people):.1f}" if people else "0.0"
     sheets = {t.title: t for t in report_tables(v)}
-    stamp = v.generated_at.strftime("%Y年%m月%d日 %H:%M")
     planned = [m for m in v.curriculum.modules.values() if m not in v.modules]
-    section_rows = [
-        (
-            r.department,
-            r.section,
-            r.track,
-            r.staff_count,
-            r.completed,
-            round(100 * r.rate, 1),
-            r.awaiting,
-            r.in_progress,
-            r.not_started,
-        )
-        for r in v.sections
-    ]
+    by_section = sheets["課別の修了率"]
+    glossary = (*GLOSSARY, *terms)
     parts = [
         f"<style>{STYLE}</style><div class='sano-report'>",
-        "<h1>佐野市デジタル人材育成 e-ラーニング 進捗報告書</h1>",
-        f"<p>{FiscalYear.of(v.generated_at.date()).full_label}。{html.escape(stamp)} 現在の成績簿から作成しました"
-        "（タスクフォース: 人事課・情報政策課・行政経営課）。</p>",
+        f"<h1>佐野市デジタル人材育成 e-ラーニング 進捗報告書<span class='as-of'>{html.escape(v.as_of)}</span></h1>",
+        "<p>この日時の成績簿から作成しました（タスクフォース: 人事課・情報政策課・行政経営課）。</p>",
         "<p class='lead'>この報告書の読み方: まず下の数字で全体をつかみ、1 で部ごとの遅れ、2 でつまずいている教材、"
         "3 で修了の伸び、4 で推進員の歩み、5・6 で次に声をかける人と採点の残り、7 で各部の進捗報告を確認してください。"
         "「修了」は合格基準以上かつ手動採点まで済んだものだけを数えます。</p>",
         "<div class='cards'>",
-        f"<div class='card'>対象職員<b>{len(people)} 人</b>在籍者のみ</div>",
+        f"<div class='card'>対象職員<b>{v.staff_count} 人</b>在籍者のみ</div>",
         f"<div class='card'>職責区分別研修の修了<b>{grade_done} 人</b>修了率 {rate}%</div>",
         f"<div class='card'>推進員研修の修了<b>{promoter_done} / {len(promoters)} 人</b>業務デジタル化推進員</div>",
         f"<div class='card warn'>採点待ち<b>{len(v.waiting)} 件</b>講師の手動採点が必要</div>",
@@ -282,11 +326,14 @@ def body_html(v: Views, charts: dict[str, str] | None = None, *, extra: str = ""
             "<h2>1. 部署別の修了率</h2>",
             _img(charts["heatmap"], "部と研修区分ごとの修了率のヒートマップ")
             if v.departments
-            else "<p class='muted'>名簿に職員がいません。python -m course roster import で名簿を取り込んでください。</p>",
+            else "<p class='muted'>名簿に職員がいません。人事課の名簿を取り込んでから、作り直してください。</p>",
         ),
-        "<details><summary>課ごとの内訳を表で見る</summary>",
-        _table(DEPARTMENT_HEADER, section_rows),
-        "</details>",
+        # Folded on screen; on paper the table itself (a closed <details> prints as its summary line only).
+        "<details class='screen-only'><summary>課ごとの内訳を表で見る</summary>",
+        _table(by_section.header, by_section.rows),
+        "</details><div class='print-only'><h3>課ごとの内訳</h3>",
+        _table(by_section.header, by_section.rows),
+        "</div>",
         _keep(
             "<h2>2. モジュール別の合格率と平均得点率</h2>",
             _img(charts["module_chart"], "モジュール別の合格率と平均得点率の棒グラフ"),
@@ -313,9 +360,8 @@ def body_html(v: Views, charts: dict[str, str] | None = None, *, extra: str = ""
         _table(sheets["採点待ち"].header, sheets["採点待ち"].rows, empty="採点待ちはありません"),
         extra,
         "<h2>用語</h2><ul>",
-        "<li>修了: モジュールは得点率が合格基準以上で手動採点も済んだもの。研修区分は必須（推進員は選択の必要数も）をすべて修了。</li>",
-        "<li>採点待ち: 提出済みで、講師の手動採点がまだのもの。</li><li>受講中: 採点済みで合格基準に届いていないもの（再提出できます）。</li>",
-        "<li>未着手: その研修区分で1件も提出がないもの。</li></ul>",
+        *(f"<li>{html.escape(word)}: {html.escape(meaning)}</li>" for word, meaning in glossary),
+        "</ul>",
         f"<p class='muted'>同じ内容の一覧は {html.escape(TABLES_NAME)} の各シートにもあります。"
         f"職員ごとの修了状況は人事課の {html.escape(WORKBOOK_STEM)}（年度・日付つきの Excel）にあります。</p>",
         "</div>",
@@ -444,7 +490,12 @@ def write_report(
         worker.send(ChartData.of(v))
         loop = loop_view(course=course, today=generated_at.date())
         extra = initiatives.section_html(loop, initiatives.hours_chart(loop) if loop.initiatives else "", _table)
-        workbook = xlsx_bytes([*report_tables(v), *initiatives.tables(loop)])
-        page = render_html(v, worker.charts(), extra=extra).encode("utf-8")
+        year = FiscalYear.of(generated_at.date())
+        sheets = [
+            replace(t, caption=caption(curriculum, f"進捗報告書の集計（{t.title}）", year, generated_at))
+            for t in [*report_tables(v), *initiatives.tables(loop)]
+        ]  # every printed page says which year and as of when, as HR's lists do
+        workbook = xlsx_bytes(sheets)
+        page = render_html(v, worker.charts(), extra=extra, terms=initiatives.TERMS).encode("utf-8")
     html_path, workbook_path = write_all_atomic({out_dir / REPORT_NAME: page, out_dir / TABLES_NAME: workbook})
-    return ReportResult(html=html_path, workbook=workbook_path, staff_count=len(completions))
+    return ReportResult(html=html_path, workbook=workbook_path, staff_count=v.staff_count)
