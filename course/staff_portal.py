@@ -218,7 +218,12 @@ class RecordsPage(_StaffPage):
             self.render("message.html", title="わたしの受講記録", message=NOT_ON_ROSTER.format(who=who))
             return
         record = self.portal.record_json(completion, curriculum)
-        self.render("records.html", title="わたしの受講記録", **{**record, "as_of": _when(record["as_of"])})
+        self.render(
+            "records.html",
+            title="わたしの受講記録",
+            contacts=curriculum.contacts,
+            **{**record, "as_of": _when(record["as_of"])},
+        )
 
 
 class MeApi(_StaffPage):
@@ -298,10 +303,12 @@ class VerifyPage(_Page):
             result = self.portal.verification(typed, self.portal.curriculum())
             if result["valid"]:
                 result["completed_on_text"] = wareki(date.fromisoformat(result["completed_on"]))
-        # A valid code is not shown again: the page shows the result and nothing else of the person.
-        shown = "" if result is not None and result["valid"] else typed
+                result["issuer"] = certificate.course_settings(self.portal.course).issuer
+        # The code checked stays in the box and is named in the result: the checker holds it already (typed or
+        # scanned), and sees which one the answer is about. Nothing else of the person than the result is shown.
+        self.set_header("Cache-Control", "no-store")
         self.render(
-            "verify.html", title="修了証の確認", action=f"{self.portal.prefix}verify", typed=shown, result=result
+            "verify.html", title="修了証の確認", action=f"{self.portal.prefix}verify", typed=typed, result=result
         )
 
 
