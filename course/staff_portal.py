@@ -11,7 +11,8 @@ Under the service's prefix (``/services/kenshu/``):
 - ``""`` (login): the same as a page, 「わたしの受講記録」;
 - ``certificates/<track>.pdf`` (login): the person's own 修了証 of a completed track, issued on first download as
   ``python -m course certificate`` issues it;
-- ``verify`` and ``api/verify`` (no login): 有効 or 無効 for a code, with the name, course and completion date only;
+- ``verify`` and ``api/verify`` (no login): 有効 or 無効 for a code, with the name, course and completion date only
+  (the page also names the issuer of settings/certificate.toml and keeps the code it checked);
 - ``api/reports`` (login, POST): a 推進員's 進捗報告 handed in from their JupyterLab (course/reports.py ``hand_in``),
   the file as the multipart field ``file``; the sender is the logged-in hub user. 200 with the receipt
   (``Receipt.to_json``), 422 with ``{"problems": [...]}`` (Japanese, naming the file, row and column) when refused,

@@ -323,7 +323,8 @@ def test_staff_journey_to_a_certificate_through_the_records_service(tmp_path: Pa
                     with timings.step("職員: フィードバックを見る"):
                         page.bring_to_front()
                         b00.get_by_role("button", name="B00「はじめてのJupyter」のフィードバックを見る").click()
-                        shown = page.frame_locator(".jp-MainAreaWidget:not(.lm-mod-hidden) iframe").locator("body")
+                        frame = page.frame_locator(".jp-MainAreaWidget:not(.lm-mod-hidden) iframe")
+                        shown = frame.locator("body")
                         expect(shown).to_contain_text("次にすること")
                         # a tab named for the module, not the file, and no 「HTMLを信用する」 (JupyterLab's HTML viewer)
                         tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")
@@ -334,6 +335,12 @@ def test_staff_journey_to_a_certificate_through_the_records_service(tmp_path: Pa
                         # every answer right and the reflection given full marks: the score is the maximum
                         assert re.search(r"得点\s+(\d+) / \1 点", seen["feedback_page"]), seen["feedback_page"]
                         page.screenshot(path=str(SHOTS / "feedback.png"))
+                        # the page's own links move within it (練習の名前を選ぶと、くわしい結果に移ります)
+                        exercise = frame.locator("table a[href^='#']").first
+                        target = frame.locator(exercise.get_attribute("href") or "#missing")
+                        expect(target).not_to_be_in_viewport()
+                        exercise.click()
+                        expect(target).to_be_in_viewport()
 
                     with timings.step("職員: 受講記録のページと、修了証の確認ページ"):
                         records = page.context.new_page()

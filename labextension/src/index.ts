@@ -45,13 +45,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       open: async path => {
         await app.commands.execute('docmanager:open', { path });
       },
-      // The feedback page is plain HTML and CSS, no script: the file as the server serves it (/files/…) in a fully
-      // sandboxed frame of a tab named for the module. Not JupyterLab's HTML viewer: its tab is named after the file
-      // (b00.html), renaming that tab renames the file, and its toolbar asks 「HTMLを信用する」 (let scripts run).
+      // The feedback page is plain HTML and CSS, no script: shown as JupyterLab's HTML viewer shows an untrusted file
+      // (the file's text as a blob: address in a frame that runs no script), in a tab named for the module. Not the
+      // HTML viewer itself: its tab is named after the file (b00.html), renaming that tab renames the file, and its
+      // toolbar asks 「HTMLを信用する」 (let scripts run). Not the file's /files/ address: the hub's servers may not
+      // be framed (frame-ancestors 'none').
       showFeedback: async (path, label, description) => {
         let tab = feedbackTabs.get(path);
         if (!tab || tab.isDisposed) {
-          const frame = new IFrame({ sandbox: [], referrerPolicy: 'no-referrer' });
+          const frame = new IFrame({ sandbox: ['allow-same-origin'], referrerPolicy: 'no-referrer' });
           frame.node.querySelector('iframe')?.setAttribute('title', description);
           tab = new MainAreaWidget({ content: frame });
           tab.id = `sano-kenshu-feedback-${path.replace(/[^A-Za-z0-9_-]/g, '-')}`;
@@ -61,11 +63,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
           tab.title.icon = bookIcon;
           tab.title.closable = true;
           tab.toolbar.hide();
+          tab.disposed.connect(widget => URL.revokeObjectURL(widget.content.url));
           feedbackTabs.set(path, tab);
           app.shell.add(tab, 'main');
         }
-        // Setting the address loads the page again: a returned-again feedback shows its newest version.
-        tab.content.url = await app.serviceManager.contents.getDownloadUrl(path);
+        // Read each time: feedback returned again shows its newest version.
+        const file = await app.serviceManager.contents.get(path, { type: 'file', format: 'text', content: true });
+        const old = tab.content.url;
+        tab.content.url = URL.createObjectURL(new Blob([String(file.content)], { type: 'text/html' }));
+        if (old) {
+          URL.revokeObjectURL(old);
+        }
         app.shell.activateById(tab.id);
       },
       saveIfOpen: async path => {

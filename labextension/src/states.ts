@@ -3,6 +3,7 @@
  *
  * Pure: nbgrader's exchange list (未受取 / 受講中 / 提出済) and the course's records (採点済 / 修了) in, a view out.
  * A module is 採点済 or 修了 only when the records say so; nbgrader alone knows only what was fetched and submitted.
+ * Also the panel's and 「はじめに」's other pure words: dates in 和暦, the time the person's modules take.
  */
 import { ExchangeEntry, ExchangeSubmission, Me, ModuleRecord } from './api';
 
@@ -139,11 +140,8 @@ export function timeEstimate(me: Me | null): string {
     minutes += value;
   }
   let electives = 0;
-  for (const track of tracks) {
+  for (const track of tracks.filter(t => t.electives_needed)) {
     const choices = track.modules.filter(m => !m.required).map(m => m.minutes);
-    if (!track.electives_needed) {
-      continue;
-    }
     if (!choices.length || choices.some(m => m === null)) {
       return general;
     }
