@@ -69,6 +69,12 @@ class CertificateSettings:
     course_names: Mapping[str, str]  # track key → a course name of its own
     verify_url: str  # the verification page; the QR code adds ?code=…
 
+    @property
+    def issuer(self) -> str:
+        """佐野市長, or 佐野市長　山田 太郎 when a name is set: as the certificate prints it and the verification page
+        names who issued it."""
+        return f"{self.issuer_title}　{self.issuer_name}" if self.issuer_name else self.issuer_title
+
     def number_text(self, number: int) -> str:
         return self.number_format.format(number=number)
 
@@ -320,7 +326,6 @@ def render_pdf(certificate: Certificate, *, settings: CertificateSettings, cours
     staff = certificate.staff
     course_name = settings.course_name_for(track_key=certificate.track_key, track_name=certificate.track_name)
     link = settings.verify_link(certificate.code)
-    issuer = f"{settings.issuer_title}　{settings.issuer_name}" if settings.issuer_name else settings.issuer_title
     with plt.rc_context({"pdf.fonttype": 42, "font.family": "IPAexGothic"}):
         figure = plt.figure(figsize=(11.69, 8.27))
         rectangle = matplotlib.patches.Rectangle
@@ -339,7 +344,7 @@ def render_pdf(certificate: Certificate, *, settings: CertificateSettings, cours
         )  # fmt: skip
         text(0.5, 0.38, f"修了日　{wareki(certificate.completed_on)}", ha="center", fontsize=16)
         text(0.5, 0.32, f"発行日　{wareki(certificate.issued_on)}", ha="center", fontsize=16)
-        text(0.80, 0.20, issuer, ha="right", va="center", fontsize=20)
+        text(0.80, 0.20, settings.issuer, ha="right", va="center", fontsize=20)
         # The 公印 is stamped by hand: a light dashed box keeps its place clear.
         seal = SEAL_BOX
         figure.patches.append(

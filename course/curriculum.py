@@ -75,10 +75,20 @@ class Track:
 
 
 @dataclass(frozen=True)
+class Contacts:
+    """Whom staff ask, as their screens say it ([course.contacts] of settings/curriculum.toml). Two questions, two
+    answers: how to learn (the panel and 「はじめに」) and what is recorded (the records page)."""
+
+    learning: str = "分からないときは、研修の担当者に相談してください。"
+    records: str = "記録について分からないことは、研修の担当者にお問い合わせください。"
+
+
+@dataclass(frozen=True)
 class Curriculum:
     modules: dict[str, Module]
     tracks: dict[str, Track]
     title: str = "佐野市デジタル人材育成 e-ラーニング"
+    contacts: Contacts = Contacts()
 
     def track_for_grade(self, grade: str) -> Track:
         return next(t for t in self.tracks.values() if t.grade == grade)
@@ -156,8 +166,13 @@ def load_curriculum(path: Path | None = None) -> Curriculum:
     if errors:
         raise CourseError(f"{path}:\n" + "\n".join(f"- {e}" for e in errors))
     course = data.get("course", {})
+    contacts = course.get("contacts", {})
     return Curriculum(
         modules=modules,
         tracks=tracks,
         title=str(course.get("title", Curriculum.title)),
+        contacts=Contacts(
+            learning=str(contacts.get("learning", Contacts.learning)),
+            records=str(contacts.get("records", Contacts.records)),
+        ),
     )

@@ -28,17 +28,19 @@ import re
 import shutil
 import sys
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
 
+from course.certificate import course_settings
 from course.config import Course
 from course.curriculum import load_curriculum
 from course.demo import DemoAnswers, write_year_plan
 from course.records import completion_record
+from course.wareki import wareki
 from tests import synthetic
 from tests.conftest import REPO
 from tests.feedback_support import AXE
@@ -183,8 +185,18 @@ def test_staff_journey_to_a_certificate_through_the_records_service(tmp_path: Pa
                         welcome = page.locator(WELCOME)
                         expect(welcome.locator("h1")).to_have_text("佐野市デジタル人材育成 e-ラーニングへようこそ")
                         expect(welcome).to_contain_text("B00「はじめてのJupyter」")
-                        expect(welcome).to_contain_text("目安は合わせて約")
-                        expect(welcome).to_contain_text("情報政策課")
+                        # every required module of both tracks once, and the electives the promoter track needs
+                        required_all = len({*grade_track.required, *promoter_track.required})
+                        expect(welcome).to_contain_text(
+                            f"あなたのモジュールは必修 {required_all} 件と選択 {promoter_track.min_electives} 件で、"
+                            "目安は合わせて約"
+                        )
+                        # whom to ask: the course's settings/curriculum.toml, through the hub's lab settings
+                        contacts = curriculum.contacts
+                        expect(welcome).to_contain_text(contacts.learning)
+                        expect(panel.locator(".sano-kenshu-contact")).to_have_text(
+                            [contacts.learning, contacts.records]
+                        )
                         expect(panel.locator("h2")).to_have_text("研修")
                         expect(panel.locator(".sano-kenshu-person")).to_contain_text(f"{staff.name} さん")
                         expect(mine.locator(".sano-kenshu-track-name")).to_have_text(f"{grade_track.name}（受講中）")
@@ -193,7 +205,7 @@ def test_staff_journey_to_a_certificate_through_the_records_service(tmp_path: Pa
                             f"必修 {required} 件のうち {required - 1} 件修了"
                         )
                         expect(b00.locator(".sano-kenshu-state")).to_have_text("未受取")
-                        expect(b00).to_contain_text(f"期限 {due.year}年{due.month}月{due.day}日")
+                        expect(b00).to_contain_text(f"期限 {wareki(due)}")  # 和暦, as the records page writes it
                         states = mine.locator(".sano-kenshu-module .sano-kenshu-state").all_inner_texts()
                         # the seeded modules were given full marks
                         done = "修了（100 %）"
@@ -311,13 +323,24 @@ def test_staff_journey_to_a_certificate_through_the_records_service(tmp_path: Pa
                     with timings.step("職員: フィードバックを見る"):
                         page.bring_to_front()
                         b00.get_by_role("button", name="B00「はじめてのJupyter」のフィードバックを見る").click()
-                        shown = page.frame_locator(".jp-MainAreaWidget:not(.lm-mod-hidden) iframe").locator("body")
+                        frame = page.frame_locator(".jp-MainAreaWidget:not(.lm-mod-hidden) iframe")
+                        shown = frame.locator("body")
                         expect(shown).to_contain_text("次にすること")
+                        # a tab named for the module, not the file, and no 「HTMLを信用する」 (JupyterLab's HTML viewer)
+                        tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")
+                        expect(tab).to_have_text("B00 フィードバック")
+                        expect(page.get_by_text("HTMLを信用する")).to_have_count(0)
                         expect(shown).to_contain_text("修了")
                         seen["feedback_page"] = shown.inner_text()[:400]
                         # every answer right and the reflection given full marks: the score is the maximum
                         assert re.search(r"得点\s+(\d+) / \1 点", seen["feedback_page"]), seen["feedback_page"]
                         page.screenshot(path=str(SHOTS / "feedback.png"))
+                        # the page's own links move within it (練習の名前を選ぶと、くわしい結果に移ります)
+                        exercise = frame.locator("table a[href^='#']").first
+                        target = frame.locator(exercise.get_attribute("href") or "#missing")
+                        expect(target).not_to_be_in_viewport()
+                        exercise.click()
+                        expect(target).to_be_in_viewport()
 
                     with timings.step("職員: 受講記録のページと、修了証の確認ページ"):
                         records = page.context.new_page()
@@ -328,10 +351,23 @@ def test_staff_journey_to_a_certificate_through_the_records_service(tmp_path: Pa
                         expect(row).to_contain_text("修了")
                         expect(row).to_contain_text("100 %（合格基準 60 %）")
                         seen["records_b00"] = row.inner_text()
+                        main = records.locator("main")
+                        expect(records.locator("thead th").nth(1)).to_have_text("必修・選択")
+                        # a promoter module still to do: its deadline (the year plan's, in 和暦) and how to start it
+                        first = promoter_track.required[0]
+                        promoter_due = dict(next(t for t in record.tracks if t.track_key == promoter_track.key).pending)
+                        assert promoter_due[first] is not None, promoter_due
+                        expect(records.locator("tr", has_text=first)).to_contain_text(wareki(promoter_due[first]))
+                        expect(main).to_contain_text("残っているモジュールは、研修パネルの「受け取る」から始めます。")
+                        expect(main).to_contain_text(contacts.records)
+                        expect(main).to_contain_text(contacts.learning)
                         records.screenshot(path=str(SHOTS / "records.png"), full_page=True)
                         records.goto(f"{hub.url}{SERVICE}verify?code={code[1]}")
                         expect(records.locator("#result-heading")).to_have_text("確認の結果：有効")
                         expect(records.locator("main")).to_contain_text(staff.name)
+                        issuer = course_settings(course).issuer  # settings/certificate.toml [issuer]
+                        expect(records.locator("main")).to_contain_text(f"{issuer}が発行した修了証です。")
+                        expect(records.locator("#code")).to_have_value(code[1])  # the code checked stays in the box
                         records.screenshot(path=str(SHOTS / "verify.png"), full_page=True)
                         records.close()
 
@@ -475,4 +511,4 @@ def submitted_at(client: HubClient, user: str) -> str:
                                      timeout=120).json()  # fmt: skip
     stamps = [s["timestamp"] for a in listed["value"] if a["status"] == "submitted" for s in a["submissions"]]
     year, month, day, hour, minute = re.match(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})", max(stamps)).groups()  # type: ignore[union-attr]
-    return f"{year}年{int(month)}月{int(day)}日 {hour}:{minute}"
+    return f"{wareki(date(int(year), int(month), int(day)))} {hour}:{minute}"

@@ -10,10 +10,12 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
 
+from course.wareki import wareki
 from tests.conftest import REPO
 
 LABEXT = REPO / "labextension"
@@ -69,13 +71,13 @@ STAMP = "2026-12-07 20:15:03.123456 JST-9"  # the course's Exchange.timestamp_fo
         (record(status="準備中"), [], "準備中"),
         (record(), [entry("released")], "未受取"),
         (record(), [entry("fetched")], "受講中"),
-        (record(), [entry("fetched"), entry("submitted", "2026-12-01 09:00:00.1 JST-9", STAMP)], "提出済（2026年12月7日 20:15）"),
+        (record(), [entry("fetched"), entry("submitted", "2026-12-01 09:00:00.1 JST-9", STAMP)], "提出済（令和8年12月7日 20:15）"),
         (record(status="採点待ち", score_ratio=0.7, submitted_at="2026-12-07T20:15:03+09:00"),
-         [entry("fetched"), entry("submitted", STAMP)], "提出済（2026年12月7日 20:15）"),
+         [entry("fetched"), entry("submitted", STAMP)], "提出済（令和8年12月7日 20:15）"),
         (record(status="受講中", score_ratio=0.4, submitted_at="2026-12-07T20:15:03+09:00"),
          [entry("fetched"), entry("submitted", STAMP)], "採点済（40 %、合格基準 60 %に届かず）"),
         (record(status="受講中", score_ratio=0.4, submitted_at="2026-12-01T09:00:00+09:00"),
-         [entry("fetched"), entry("submitted", "2026-12-01 09:00:00.1 JST-9", STAMP)], "提出済（2026年12月7日 20:15）"),
+         [entry("fetched"), entry("submitted", "2026-12-01 09:00:00.1 JST-9", STAMP)], "提出済（令和8年12月7日 20:15）"),
         (record(status="修了", score_ratio=0.9, submitted_at="2026-12-07T20:15:03+09:00"),
          [entry("fetched"), entry("submitted", STAMP)], "修了（90 %）"),
         (record(status="修了", score_ratio=None, completed_at="2026-06-01T10:00:00+09:00"), [], "修了"),
@@ -166,8 +168,55 @@ def test_validation_passes_changed_cells_and_failures_in_japanese(call):
     assert "Traceback" not in json.dumps(broken, ensure_ascii=False)
 
 
-def test_dates_are_japan_time_without_seconds(call):
-    """The exchange's and the records' timestamps are shown as 2026年12月7日 20:15; dates as 2027年3月15日."""
-    assert call("states", "japaneseDateTime", "2026-12-07 20:15:03.123456 JST-9") == "2026年12月7日 20:15"
-    assert call("states", "japaneseDateTime", "2026-12-07T09:05:00+09:00") == "2026年12月7日 09:05"
-    assert call("states", "japaneseDate", "2027-03-15") == "2027年3月15日"
+def test_dates_are_japan_time_without_seconds_in_wareki(call):
+    """The exchange's and the records' timestamps are shown as 令和8年12月7日 20:15; dates as 令和9年3月15日."""
+    assert call("states", "japaneseDateTime", "2026-12-07 20:15:03.123456 JST-9") == "令和8年12月7日 20:15"
+    assert call("states", "japaneseDateTime", "2026-12-07T09:05:00+09:00") == "令和8年12月7日 09:05"
+    assert call("states", "japaneseDate", "2027-03-15") == "令和9年3月15日"
+
+
+@pytest.mark.parametrize(
+    "day",
+    [date(1989, 1, 8), date(1990, 1, 1), date(2018, 12, 31), date(2019, 1, 1), date(2019, 4, 30), date(2019, 5, 1),
+     date(2019, 12, 31), date(2020, 1, 1), date(2026, 12, 7), date(2027, 3, 15), date(2045, 10, 9)],
+)  # fmt: skip
+def test_the_panel_writes_dates_as_course_wareki_does(call, day):
+    """The panel's era rule (states.ts) gives what course/wareki.py gives: 平成 to 2019-04-30, 令和元年 from
+    2019-05-01, the first year of an era written 元年."""
+    assert call("states", "japaneseDate", day.isoformat()) == wareki(day)
+    assert call("states", "japaneseDateTime", f"{day.isoformat()} 08:05:00.5 JST-9") == f"{wareki(day)} 08:05"
+
+
+def track(*modules: dict[str, Any], electives_needed: int = 0) -> dict[str, Any]:
+    """A track as the records service sends it (only what the welcome page reads matters here)."""
+    return {"key": "t", "name": "一般職", "status": "受講中", "required_passed": 0,
+            "required_total": sum(m["required"] for m in modules), "electives_passed": 0,
+            "electives_needed": electives_needed, "completed_at": None, "certificate_url": None,
+            "modules": list(modules)}  # fmt: skip
+
+
+def me(*tracks: dict[str, Any]) -> dict[str, Any]:
+    return {"as_of": "2026-12-07T20:15:00+09:00", "staff": {}, "tracks": list(tracks)}
+
+
+def test_the_welcome_time_counts_the_electives_a_track_needs(call):
+    """必修 once each (B00 is in both tracks: 3, not 4) and the promoter track's 2 electives at their average: 30 + 35 + 60 +
+    2 × (40 + 60) / 2 = 225 minutes, about 4 hours (to the half hour)."""
+    grade = track(record(id="B00", minutes=30), record(id="B01", minutes=35))
+    promoter = track(record(id="B00", minutes=30), record(id="P01", minutes=60),
+                     record(id="E01", required=False, minutes=40), record(id="E02", required=False, minutes=60),
+                     electives_needed=2)  # fmt: skip
+    said = call("states", "timeEstimate", me(grade, promoter))
+    assert said.startswith(
+        "あなたのモジュールは必修 3 件と選択 2 件で、目安は合わせて約 4 時間です（選択は、選ぶモジュールによって前後します）。"
+    ), said
+    assert call("states", "timeEstimate", me(grade)).startswith(
+        "あなたのモジュールは必修 2 件で、目安は合わせて約 1 時間です。"
+    )
+
+
+def test_the_welcome_time_is_general_when_a_module_states_no_minutes(call):
+    general = "1つのモジュールは、読みながら手を動かして 30分〜1時間半ほどです。"
+    unstated_elective = track(record(minutes=30), record(id="E01", required=False, minutes=None), electives_needed=1)
+    for records in (None, me(), me(track(record(minutes=None))), me(unstated_elective)):
+        assert call("states", "timeEstimate", records).startswith(general), records

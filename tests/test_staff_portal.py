@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -200,6 +201,28 @@ def test_api_me_gives_the_persons_own_records_as_completion_records_has_them(ser
             due = dict(record.pending).get(module["id"])  # the year's plan, for a module still to do
             assert module["deadline"] == (due.isoformat() if due else None)
             assert module["minutes"] is None  # the synthetic notebooks state none
+
+
+def test_the_records_page_gives_each_remaining_module_its_deadline_how_to_start_and_whom_to_ask(
+    service, people, cohort
+):
+    """An unfinished person's page: the 期限 of each required module still to do (the year's plan, in 和暦), how to
+    start one, the 必修・選択 column, and both contacts of settings/curriculum.toml (about records, about learning)."""
+    course, _ = cohort
+    busy = people["busy"]
+    page = _get(service, "", "token-busy")
+    assert page.status_code == 200
+    text = _visible(page.text)
+    rows = {m[0]: m[1] for m in re.findall(r"<tr>\s*<th scope=\"row\">(\w+) .*?</th>(.*?)</tr>", page.text, re.S)}
+    due = {module: day for track in busy.tracks for module, day in track.pending}
+    assert any(due.values()), due  # the fixture's plan gives deadlines: otherwise this test checks nothing
+    for module, day in due.items():
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", rows[module], re.S)
+        assert cells[2] == (wareki(day) if day else "—"), (module, cells)  # 必修・選択, 状況, 期限, …
+    assert '<th scope="col">必修・選択</th>' in page.text and ">区分<" not in page.text
+    assert "残っているモジュールは、研修パネルの「受け取る」から始めます。" in text
+    contacts = tomllib.loads((course.root / "settings" / "curriculum.toml").read_text(encoding="utf-8"))["course"]
+    assert contacts["contacts"]["records"] in text and contacts["contacts"]["learning"] in text
 
 
 def test_someone_not_on_the_roster_is_told_in_japanese_whom_to_ask(service):
@@ -432,9 +455,11 @@ def _issued_code(service: str, people, cohort) -> tuple[str, Any]:
     return row.code, row
 
 
-def test_a_valid_code_shows_name_course_and_date_only(service, people, cohort):
+def test_a_valid_code_shows_issuer_name_course_and_date_only(service, people, cohort):
     code, row = _issued_code(service, people, cohort)
     staff = people["done"].staff
+    course, _ = cohort
+    issuer = tomllib.loads((course.root / "settings" / "certificate.toml").read_text(encoding="utf-8"))["issuer"]
     answer = requests.get(f"{service}{PREFIX}api/verify", params={"code": code}, timeout=60).json()
     assert answer == {
         "valid": True,
@@ -447,8 +472,13 @@ def test_a_valid_code_shows_name_course_and_date_only(service, people, cohort):
     assert page.status_code == 200
     text = _visible(page.text)
     assert "確認の結果：有効" in text and staff.name in text and wareki(row.completed_on) in text
-    for private in (staff.staff_id, staff.department, staff.section, staff.position, code):
+    assert f"{issuer['title']}が発行した修了証です。" in text  # the city's issuer, not 「この市」
+    # The code checked stays in the box and is named in the result; the 職員番号 it holds appears nowhere else.
+    assert f'value="{code}"' in page.text and f"検証コード {code}" in text
+    for private in (staff.department, staff.section, staff.position):
         assert private not in page.text, private  # not even in the page's source
+    assert staff.staff_id not in page.text.replace(code, ""), staff.staff_id
+    assert page.headers["Cache-Control"] == "no-store"
     # Retyped by a person: full-width, lower case, spaces, 0 for O and 1 for I in the signature.
     staff_part, track, day, mac = code.split("-")
     retyped = f" {staff_part.translate(str.maketrans('0123456789', '０１２３４５６７８９'))} - {track.upper()}-{day}-{mac.lower()}"
@@ -465,6 +495,7 @@ def test_an_invalid_code_says_invalid_and_nothing_more(service, people, cohort):
         }
     page = requests.get(f"{service}{PREFIX}verify", params={"code": "abc"}, timeout=60)
     assert "確認の結果：無効" in _visible(page.text) and "有効" not in _visible(page.text).replace("無効", "")
+    assert 'value="abc"' in page.text and "検証コード abc" in _visible(page.text)  # the code checked, kept
 
 
 def test_the_verification_form_needs_no_login(service):
@@ -542,9 +573,11 @@ def test_pages_in_chromium_read_in_japanese_pass_axe_and_the_form_works_by_keybo
             text = check(page, "verify-valid")
             course_name = f"デジタル人材育成研修（{load_curriculum().tracks[row.track_key].name}）"
             assert done.name in text and course_name in text and wareki(row.completed_on) in text
-            for private in (done.staff_id, done.department, done.section, code):
+            assert page.locator("#code").input_value() == code  # the code checked stays in the box
+            for private in (done.department, done.section):
                 assert private not in page.content(), private
-            page.keyboard.press("Tab")
+            page.locator("#code").fill("")
+            page.locator("#code").focus()
             page.keyboard.type("abc-ippan-20261127-AAAAAAAAAAAAAAAA")
             page.keyboard.press("Enter")
             expect(page.locator("#result-heading")).to_have_text("確認の結果：無効")

@@ -6,13 +6,12 @@ import { ILabShell, ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } fr
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { LabIcon } from '@jupyterlab/ui-components';
+import { IFrame, LabIcon } from '@jupyterlab/ui-components';
 
 import { KenshuPanel } from './panel';
 import { WelcomePage } from './welcome';
 
 const PLUGIN_ID = '@sano-dx/kenshu:plugin';
-const DEFAULT_CONTACT = '分からないときは、所属の課の推進員か、情報政策課に相談してください。';
 
 const COMMANDS = { panel: 'sano-kenshu:open-panel', welcome: 'sano-kenshu:open-welcome' };
 
@@ -36,12 +35,46 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null
   ) => {
     const settings = registry ? await registry.load(PLUGIN_ID).catch(() => null) : null;
-    const contact = () => (settings?.get('contact').composite as string | undefined) || DEFAULT_CONTACT;
+    // Whom to ask: the hub sets both from the course's settings/curriculum.toml (deploy/jupyterhub_config.py).
+    const setting = (key: string) => (settings?.get(key).composite as string | undefined) ?? '';
+    const contact = () => setting('contact');
     let welcome: MainAreaWidget<WelcomePage> | null = null;
+    const feedbackTabs = new Map<string, MainAreaWidget<IFrame>>();
 
     const panel: KenshuPanel = new KenshuPanel({
-      open: async (path, factory) => {
-        await app.commands.execute('docmanager:open', factory ? { path, factory } : { path });
+      open: async path => {
+        await app.commands.execute('docmanager:open', { path });
+      },
+      // The feedback page is plain HTML and CSS, no script: shown as JupyterLab's HTML viewer shows an untrusted file
+      // (the file's text as a blob: address in a frame that runs no script), in a tab named for the module. Not the
+      // HTML viewer itself: its tab is named after the file (b00.html), renaming that tab renames the file, and its
+      // toolbar asks 「HTMLを信用する」 (let scripts run). Not the file's /files/ address: the hub's servers may not
+      // be framed (frame-ancestors 'none').
+      showFeedback: async (path, label, description) => {
+        let tab = feedbackTabs.get(path);
+        if (!tab || tab.isDisposed) {
+          const frame = new IFrame({ sandbox: ['allow-same-origin'], referrerPolicy: 'no-referrer' });
+          frame.node.querySelector('iframe')?.setAttribute('title', description);
+          tab = new MainAreaWidget({ content: frame });
+          tab.id = `sano-kenshu-feedback-${path.replace(/[^A-Za-z0-9_-]/g, '-')}`;
+          tab.addClass('sano-kenshu-feedback');
+          tab.title.label = label;
+          tab.title.caption = description;
+          tab.title.icon = bookIcon;
+          tab.title.closable = true;
+          tab.toolbar.hide();
+          tab.disposed.connect(widget => URL.revokeObjectURL(widget.content.url));
+          feedbackTabs.set(path, tab);
+          app.shell.add(tab, 'main');
+        }
+        // Read each time: feedback returned again shows its newest version.
+        const file = await app.serviceManager.contents.get(path, { type: 'file', format: 'text', content: true });
+        const old = tab.content.url;
+        tab.content.url = URL.createObjectURL(new Blob([String(file.content)], { type: 'text/html' }));
+        if (old) {
+          URL.revokeObjectURL(old);
+        }
+        app.shell.activateById(tab.id);
       },
       saveIfOpen: async path => {
         const widget = documents?.findWidget(path);
@@ -51,7 +84,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       },
       showWelcome: () => void app.commands.execute(COMMANDS.welcome),
-      contact
+      contact,
+      recordsContact: () => setting('recordsContact')
     });
     panel.title.icon = bookIcon;
     app.shell.add(panel, 'left', { rank: 50 });

@@ -11,11 +11,15 @@ import { explainValidation } from './validation';
 
 /** What the panel needs from JupyterLab around it (kept small so the panel does not know the application). */
 export interface PanelHost {
-  open(path: string, factory?: string): Promise<void>;
+  open(path: string): Promise<void>;
+  /** Show a feedback page (an HTML file relative to the Jupyter root) in a tab called `label`. */
+  showFeedback(path: string, label: string, description: string): Promise<void>;
   /** Save the open document at `path` if it has unsaved changes. */
   saveIfOpen(path: string): Promise<void>;
   showWelcome(): void;
+  /** Whom to ask about learning (the modules, the panel) and about what is recorded (修了, 修了証). */
   contact(): string;
+  recordsContact(): string;
 }
 
 function element<K extends keyof HTMLElementTagNameMap>(
@@ -132,9 +136,10 @@ export class KenshuPanel extends Widget {
           : element('p', { class: 'sano-kenshu-empty' }, 'いま受け取れる教材はありません。')
       );
     }
+    const contacts = [this.host.contact(), this.host.recordsContact()].filter(Boolean);
     this.body.append(
       element('h3', { class: 'sano-kenshu-subheading' }, '困ったときは'),
-      element('p', { class: 'sano-kenshu-contact' }, this.host.contact())
+      ...contacts.map(text => element('p', { class: 'sano-kenshu-contact' }, text))
     );
   }
 
@@ -200,7 +205,7 @@ export class KenshuPanel extends Widget {
       );
     }
     if (view.feedback) {
-      actions.push(button('フィードバックを見る', `${name}のフィードバックを見る`, false, () => void this.feedback(view)));
+      actions.push(button('フィードバックを見る', `${name}のフィードバックを見る`, false, () => void this.feedback(view, name)));
     }
     return actions;
   }
@@ -326,7 +331,7 @@ export class KenshuPanel extends Widget {
     });
   }
 
-  private async feedback(view: ModuleView): Promise<void> {
+  private async feedback(view: ModuleView, name: string): Promise<void> {
     await this.withBusy('フィードバックを用意しています…', async () => {
       let path = view.feedback?.path ?? null;
       if (view.feedback?.toFetch || !path) {
@@ -336,7 +341,7 @@ export class KenshuPanel extends Widget {
       if (!path) {
         throw new PanelError('フィードバックはまだありません。採点が終わると見られるようになります。');
       }
-      await this.host.open(path, 'HTML Viewer');
+      await this.host.showFeedback(path, `${view.id} フィードバック`, `${name}のフィードバック`);
       this.say('');
     });
   }

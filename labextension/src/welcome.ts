@@ -5,6 +5,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { Me } from './api';
+import { timeEstimate } from './states';
 
 function paragraph(text: string): HTMLParagraphElement {
   const node = document.createElement('p');
@@ -16,17 +17,6 @@ function heading(level: 'h1' | 'h2', text: string): HTMLElement {
   const node = document.createElement(level);
   node.textContent = text;
   return node;
-}
-
-/** "必修のモジュールは 6 件、目安は合わせて約 5 時間です。" from the records, or a general sentence without them. */
-export function timeEstimate(me: Me | null): string {
-  const required = (me?.tracks ?? []).flatMap(t => t.modules.filter(m => m.required));
-  const minutes = required.reduce((sum, m) => sum + (m.minutes ?? 0), 0);
-  if (!required.length || !minutes || required.some(m => m.minutes === null)) {
-    return '1つのモジュールは、読みながら手を動かして 30分〜1時間半ほどです。途中で保存して、続きは別の日にできます。';
-  }
-  const hours = Math.max(1, Math.round(minutes / 30) / 2);
-  return `あなたの必修のモジュールは ${required.length} 件で、目安は合わせて約 ${hours} 時間です。1回で終える必要はありません。途中で保存して、続きは別の日にできます。`;
 }
 
 export class WelcomePage extends Widget {
