@@ -12,7 +12,7 @@ Under the service's prefix (``/services/kenshu/``):
 - ``certificates/<track>.pdf`` (login): the person's own 修了証 of a completed track, issued on first download as
   ``python -m course certificate`` issues it;
 - ``verify`` and ``api/verify`` (no login): 有効 or 無効 for a code, with the name, course and completion date only
-  (the page also names the issuer of settings/certificate.toml and keeps the code it checked);
+  (the page also names the issuer of settings/certificate.toml, and keeps an invalid code in its box);
 - ``api/reports`` (login, POST): a 推進員's 進捗報告 handed in from their JupyterLab (course/reports.py ``hand_in``),
   the file as the multipart field ``file``; the sender is the logged-in hub user. 200 with the receipt
   (``Receipt.to_json``), 422 with ``{"problems": [...]}`` (Japanese, naming the file, row and column) when refused,
@@ -305,11 +305,12 @@ class VerifyPage(_Page):
             if result["valid"]:
                 result["completed_on_text"] = wareki(date.fromisoformat(result["completed_on"]))
                 result["issuer"] = certificate.course_settings(self.portal.course).issuer
-        # The code checked stays in the box and is named in the result: the checker holds it already (typed or
-        # scanned), and sees which one the answer is about. Nothing else of the person than the result is shown.
+        # A valid code is not shown again (it holds the 職員番号): the page shows the result and nothing else of the
+        # person. An invalid one stays in the box and is named, to be compared with the certificate letter by letter.
+        shown = "" if result is not None and result["valid"] else typed
         self.set_header("Cache-Control", "no-store")
         self.render(
-            "verify.html", title="修了証の確認", action=f"{self.portal.prefix}verify", typed=typed, result=result
+            "verify.html", title="修了証の確認", action=f"{self.portal.prefix}verify", typed=shown, result=result
         )
 
 
