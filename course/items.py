@@ -116,7 +116,7 @@ class ItemStats:
     flags: tuple[Flag, ...] = ()
     judged: bool = True  # enough attempts to flag
     neutralised: Neutralisation | None = None
-    exercise: str = ""  # the names of Item
+    exercise: str = ""  # the 練習 and 確認 names of the Item
     check: str = ""
 
     @property
@@ -216,7 +216,7 @@ def _flagged(stats: ItemStats, thresholds: Thresholds) -> ItemStats:
 
 ITEM_HEADER = (
     "モジュール", "モジュール名", "設問ID", "練習", "確認の内容", "配点", "受験者数", "正答者数", "正答率(%)", "平均点",
-    "識別力", "判定", "注意", "対応の目安", "全員正解扱い",
+    "識別力", "判定", "注意", "全員正解扱い",
 )  # fmt: skip
 LOG_HEADER = ("日時", "操作", "モジュール", "設問ID", "理由", "実施者")
 
@@ -238,11 +238,11 @@ def items_table(stats: Sequence[ItemStats], modules: Sequence[Module]) -> Table:
         (
             s.module_id, titles.get(s.module_id, ""), s.grade_id, s.exercise, s.check, s.max_score, s.attempts,
             s.passed, _round(None if s.pass_rate is None else s.pass_rate * 100, 1), _round(s.mean_score, 2),
-            _round(s.discrimination, 2), s.judgement, s.remark, s.advice, describe(s.neutralised),
+            _round(s.discrimination, 2), s.judgement, s.remark, describe(s.neutralised),
         )
         for s in stats
     )  # fmt: skip
-    widths = (10, 24, 24, 30, 36, 6, 9, 9, 10, 8, 8, 20, 36, 60, 40)
+    widths = (10, 18, 22, 24, 30, 6, 9, 9, 10, 8, 8, 18, 30, 30)
     return Table("設問別", ITEM_HEADER, rows, widths, key_columns=3)
 
 
