@@ -20,7 +20,6 @@ import io
 import os
 import re
 import secrets
-import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 
 from course import staff_id as staff_ids
 from course.completion import StaffCompletion, TrackStatus
-from course.config import Course, CourseError
+from course.config import Course, CourseError, read_toml
 from course.curriculum import Curriculum
 from course.gradebook import certificates_table, open_gradebook
 from course.models import Staff
@@ -105,10 +104,7 @@ class Verification:
 
 def load_settings(path: Path) -> CertificateSettings:
     """Read and check settings/certificate.toml; every problem is named with its key, all at once."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise CourseError(f"{path}: TOML として読めません（{error}）。") from error
+    data = read_toml(path)
     issuer, settings, verification = (data.get(part, {}) for part in ("issuer", "certificate", "verification"))
     errors = []
     title = str(issuer.get("title", "")).strip()

@@ -293,19 +293,31 @@ def cmd_items(args: argparse.Namespace, course: Course) -> int:
         course=course, curriculum=cur, modules=modules, out_dir=Path(args.out) if args.out else None, year=args.year
     )
     print(f"項目分析（{analysis.scope}）:")
+    least = analysis.thresholds.min_attempts
     for module in modules:
         stats = [s for s in analysis.stats if s.module_id == module.id]
         attempts = max((s.attempts for s in stats), default=0)
-        print(f"  {module.id} {module.title}（受験者 {attempts} 人）")
+        flagged = sum(bool(s.flags) for s in stats)
+        print(f"  {module.id} {module.title}: 受験者 {attempts} 人、設問 {len(stats)}、注意 {flagged} 件")
+        unjudged = sum(not s.judged for s in stats)
+        if unjudged:
+            print(f"    {module.id}: 受験者が少なく {unjudged} 設問は判定していません（{least} 人以上で判定します）。")
         for s in stats:
+            if not s.flags and s.neutralised is None:
+                continue
             rate = "－" if s.pass_rate is None else f"{s.pass_rate:.0%}"
             index = "－" if s.discrimination is None else f"{s.discrimination:+.2f}"
             notes = [s.remark] if s.remark else []
             if s.neutralised is not None:
                 notes.append(f"全員正解扱い（{items.describe(s.neutralised)}）")
-            mark = f"  ← {'／'.join(notes)}" if notes else ""
-            print(f"    {s.grade_id}: 配点 {s.max_score:g}、正答率 {rate}、識別力 {index}{mark}")
-    print(f"注意が必要な設問: {len(analysis.flagged)} 件")
+            name = "／".join(n for n in (s.exercise, s.check) if n)
+            print(
+                f"    {s.grade_id}{f'（{name}）' if name else ''}: 配点 {s.max_score:g}、正答率 {rate}、識別力 {index}"
+            )
+            print(f"      ← {'／'.join(notes)}")
+            if s.advice:
+                print(f"        {s.advice}")
+    print(f"注意が必要な設問: {len(analysis.flagged)} 件（すべての設問の数字は次のファイルにあります）")
     print(f"  {analysis.workbook}")
     return 0
 

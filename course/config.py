@@ -53,6 +53,17 @@ def find_root(start: Path | None = None) -> Path:
     raise CourseError(msg)
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """A settings file's TOML; a mistake in how it is written is a CourseError naming the file and the place."""
+    import tomllib
+
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        msg = f"{path} を読めません（TOML の書き方の誤り: {error}）。"
+        raise CourseError(msg) from None
+
+
 def settings_file(name: str, root: Path | None = None) -> Path:
     """A settings file of the course in ``root`` (default: the course found from here), which must exist."""
     path = (root or find_root()) / SETTINGS_DIR / name

@@ -50,9 +50,11 @@ class ExportResult:
     section_files: tuple[Path, ...]
 
 
-def file_name(stem: str, year: FiscalYear, as_of: date, suffix: str) -> str:
-    """修了状況一覧_令和8年度_令和8年12月7日現在.xlsx: what, which year and as of when, as HR files them."""
-    return f"{stem}_{year.label}_{wareki(as_of)}現在{suffix}"
+def file_name(stem: str, year: FiscalYear | str, as_of: date, suffix: str) -> str:
+    """修了状況一覧_令和8年度_令和8年12月7日現在.xlsx: what, which year (or a period's own name, such as 全年度) and as
+    of when, as HR files them."""
+    period = year.label if isinstance(year, FiscalYear) else year
+    return f"{stem}_{period}_{wareki(as_of)}現在{suffix}"
 
 
 def _day(stamp: datetime | None) -> date | None:
@@ -266,9 +268,11 @@ def in_order(completions: Sequence[StaffCompletion], unit_key: UnitOrder) -> lis
     return sorted(completions, key=lambda c: (unit_key(c.staff.department, c.staff.section), c.staff.staff_id))
 
 
-def caption(curriculum: Curriculum, what: str, year: FiscalYear, generated_at: datetime) -> str:
-    """「佐野市デジタル人材育成 e-ラーニング 修了状況一覧（職員別） 令和8年度 令和8年12月7日現在」"""
-    return f"{curriculum.title} {what} {year.full_label} {wareki(generated_at.date())}現在"
+def caption(curriculum: Curriculum, what: str, year: FiscalYear | str, generated_at: datetime) -> str:
+    """「佐野市デジタル人材育成 e-ラーニング 修了状況一覧（職員別） 令和8年度（2026年度） 令和8年12月7日現在」 (a
+    period's own name, such as 全年度, instead of the year)."""
+    period = year.full_label if isinstance(year, FiscalYear) else year
+    return f"{curriculum.title} {what} {period} {wareki(generated_at.date())}現在"
 
 
 def export(

@@ -81,6 +81,13 @@ _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _POINTS_NOTE = re.compile(r"\s*[（(][^（）()]*点[)）]\s*$")
 _SECTION_NUMBER = re.compile(r"^\d+\.\s+")  # 「4. 振り返り」: the chapter number (「3-1 …」 stays, it finds the place)
 _PREFERRED = ("練習", "振り返り", "課題")
+# What a check's first comment tells the learner before grading, in the wordings the notebooks use:
+# 「（このセルは）答えの形（だけ）を確かめます。正しい（正解）かどうかは（提出後の）採点で分かります（決まります）」.
+_BEFORE_GRADING = re.compile(
+    r"(?:このセルは|の)?答えの形(?:だけ)?を確かめます。?|正(?:しい|解)かどうかは[^。）]*?(?:分かります|確かめます|決まります)。?"
+)
+_GRADING_CHECKS = re.compile(r"採点では([^。）]+?)を確かめます。?")
+_POINTS_IN_NOTE = re.compile(r"[・、]?\d+(?:\.\d+)?点(?=）)")
 
 
 def scrub(text: str) -> str:
@@ -138,7 +145,9 @@ def check_label(source: str, number: int) -> str:
     label = first.lstrip("#").strip()
     label = re.sub(r"^確認\s*[:：]\s*", "", label)
     # Written for the learner before grading; after grading it is answered by the result itself.
-    label = re.sub(r"(答えの形を確かめます。)?正しいかどうかは採点のときに分かります。?", "", label)
+    label = _BEFORE_GRADING.sub("", label)
+    label = _GRADING_CHECKS.sub(r"\1", label)  # 「採点では…そろっているかを確かめます」 → 「…そろっているか」
+    label = _POINTS_IN_NOTE.sub("", label)  # the page shows the points beside the check
     label = re.sub(r"。?）", "）", label).replace("（）", "").strip()
     return label or f"確認{number}"
 
@@ -152,6 +161,7 @@ class Check:
     score: float | None  # None: not graded yet
     error: ErrorNote | None = None  # why it failed
     manual: bool = False  # graded by an instructor (their comment, if any, is the exercise's)
+    grade_id: str = ""  # nbgrader's id of the cell
 
     @property
     def result(self) -> str:
@@ -258,7 +268,8 @@ def exercises(cells: Iterable[NotebookNode]) -> list[Exercise]:
             if meta.get("neutralised") is not None:
                 label += f"（{NEUTRALISED}: {meta['neutralised']}）"
             error = None if manual else last_error(cell)
-            found[-1]["checks"].append(Check(label, float(meta.get("points") or 0.0), score, error, manual))
+            points = float(meta.get("points") or 0.0)
+            found[-1]["checks"].append(Check(label, points, score, error, manual, str(meta.get("grade_id", ""))))
     return [
         Exercise(
             number=item["number"],
@@ -273,6 +284,12 @@ def exercises(cells: Iterable[NotebookNode]) -> list[Exercise]:
         for item in found
         if item["checks"]
     ]
+
+
+def check_names(cells: Iterable[NotebookNode]) -> dict[str, tuple[str, str]]:
+    """grade id → (the exercise's name, the check's name) for every graded cell of a notebook, as the page names
+    them: 「test_ex1a」 → (「練習1 表を読む」, 「練習1a」). Works on a source notebook too (no grades needed)."""
+    return {c.grade_id: (e.label, c.label) for e in exercises(cells) for c in e.checks}
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,7 @@ date. Restoring the item undoes it. Both are logged in the gradebook with who, w
 from __future__ import annotations
 
 import getpass
-import json
 import statistics
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from course.completion import StaffCompletion
-from course.config import Course, CourseError
+from course.config import Course, CourseError, read_toml
 from course.curriculum import Curriculum, Module
 from course.export import caption, file_name
 from course.models import NEUTRALISE, RESTORE, CellGrade, Neutralisation
@@ -48,7 +46,30 @@ class Flag(StrEnum):
     REVERSED = "成績上位者ほど不正解（設問の誤りの疑い）"
 
 
-TOO_FEW = "受験者が少ないため判定なし"
+ADVICE = {
+    Flag.HARD: "説明や問題文が伝わっているか、難しすぎないかを確かめてください。",
+    Flag.EASY: (
+        "易しすぎるかもしれません。基本を確かめるための設問ならそのままでかまいません。"
+        "理解の差を見たい設問なら、問題文や選択肢を見直してください。"
+    ),
+    Flag.REVERSED: (
+        "模範解答と採点テストの期待値を確かめてください。誤りがあれば、ノートブックを直し、"
+        "提出済みの分は全員正解扱いにできます。"
+    ),
+}  # what the instructor does about each flag
+JUDGED = "判定済み"
+ALL_YEARS = "全年度"  # the analysis of every year's submissions, in the file's name and the captions
+
+
+@dataclass(frozen=True)
+class Item:
+    """An autograded test cell of a module: its id, its points (nbgrader's grade cell) and, from the module's
+    source notebook, the names the feedback page gives it."""
+
+    grade_id: str
+    points: float
+    exercise: str = ""  # 練習1 事例はどの重点取組事項か
+    check: str = ""  # 練習1（6枚すべて）
 
 
 @dataclass(frozen=True)
@@ -67,11 +88,7 @@ RANGES = {"min_attempts": (2, 100000), "nearly_nobody": (0.0, 1.0), "nearly_ever
 
 def load_thresholds(path: Path) -> Thresholds:
     """The thresholds in ``path``; an unknown name or a value out of range is an error naming the file and key."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8")).get("items", {})
-    except tomllib.TOMLDecodeError as error:
-        msg = f"{path} を読めません（TOML の書き方の誤り: {error}）。"
-        raise CourseError(msg) from error
+    data = read_toml(path).get("items", {})
     problems = [f"{key}（使えるのは {'・'.join(RANGES)}）" for key in data if key not in RANGES]
     for key, value in data.items():
         if key in RANGES:
@@ -91,7 +108,7 @@ class ItemStats:
 
     module_id: str
     grade_id: str
-    max_score: float
+    max_score: float  # the item's points, as the gradebook's grade cell has them
     attempts: int
     passed: int  # submissions with the item's full marks
     mean_score: float | None
@@ -99,6 +116,8 @@ class ItemStats:
     flags: tuple[Flag, ...] = ()
     judged: bool = True  # enough attempts to flag
     neutralised: Neutralisation | None = None
+    exercise: str = ""  # the 練習 and 確認 names of the Item
+    check: str = ""
 
     @property
     def pass_rate(self) -> float | None:
@@ -106,8 +125,17 @@ class ItemStats:
 
     @property
     def remark(self) -> str:
-        """The flags as a list shows them, 「受験者が少ないため判定なし」 when too few attempted."""
-        return "、".join(self.flags) if self.judged else TOO_FEW
+        """The flags as a list shows them ("" for none)."""
+        return "、".join(self.flags)
+
+    @property
+    def judgement(self) -> str:
+        """「判定済み」, or 「判定なし（受験者 3 人）」 when too few attempted for flags to mean anything."""
+        return JUDGED if self.judged else f"判定なし（受験者 {self.attempts} 人）"
+
+    @property
+    def advice(self) -> str:
+        return "".join(ADVICE[flag] for flag in self.flags)
 
 
 def correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
@@ -131,11 +159,11 @@ def analyse(
     *,
     grades: Iterable[CellGrade],
     modules: Sequence[Module],
-    items: Mapping[str, Sequence[str]],
+    items: Mapping[str, Sequence[Item]],
     thresholds: Thresholds,
     neutralised: Sequence[Neutralisation] = (),
 ) -> list[ItemStats]:
-    """Statistics and flags for each item (``items``: per assignment, its grade ids in the order to list them), from
+    """Statistics and flags for each item (``items``: per assignment, its items in the order to list them), from
     the points as graded. Pure."""
     by_assignment: dict[str, list[dict[str, CellGrade]]] = {}
     for (_, name), cells in sorted(latest_submissions(grades).items()):
@@ -144,7 +172,8 @@ def analyse(
     results = []
     for module in modules:
         submissions = by_assignment.get(module.assignment, [])
-        for grade_id in items.get(module.assignment, ()):
+        for item in items.get(module.assignment, ()):
+            grade_id = item.grade_id
             taken = [cells for cells in submissions if grade_id in cells]
             points = [cells[grade_id].score for cells in taken]
             # The rest score leaves out the item itself and any neutralised item (no longer part of the test).
@@ -152,7 +181,7 @@ def analyse(
                 sum(g.score for g in cells.values() if g.grade_id != grade_id and (g.assignment, g.grade_id) not in off)
                 for cells in taken
             ]
-            maximum = max((cells[grade_id].max_score for cells in taken), default=0.0)
+            maximum = item.points
             passed = sum(p >= maximum - FULL_MARKS for p in points) if maximum > 0 else 0
             stats = ItemStats(
                 module_id=module.id,
@@ -163,6 +192,8 @@ def analyse(
                 mean_score=statistics.fmean(points) if points else None,
                 discrimination=correlation(points, rest),
                 neutralised=off.get((module.assignment, grade_id)),
+                exercise=item.exercise,
+                check=item.check,
             )
             results.append(_flagged(stats, thresholds))
     return results
@@ -184,8 +215,8 @@ def _flagged(stats: ItemStats, thresholds: Thresholds) -> ItemStats:
 # ---------------------------------------------------------------- tables (pure)
 
 ITEM_HEADER = (
-    "モジュール", "モジュール名", "設問ID", "配点", "受験者数", "正答者数", "正答率(%)", "平均点", "識別力", "注意",
-    "全員正解扱い",
+    "モジュール", "モジュール名", "設問ID", "練習", "確認の内容", "配点", "受験者数", "正答者数", "正答率(%)", "平均点",
+    "識別力", "判定", "注意", "全員正解扱い",
 )  # fmt: skip
 LOG_HEADER = ("日時", "操作", "モジュール", "設問ID", "理由", "実施者")
 
@@ -205,13 +236,13 @@ def items_table(stats: Sequence[ItemStats], modules: Sequence[Module]) -> Table:
     titles = {m.id: m.title for m in modules}
     rows = tuple(
         (
-            s.module_id, titles.get(s.module_id, ""), s.grade_id, s.max_score, s.attempts, s.passed,
-            _round(None if s.pass_rate is None else s.pass_rate * 100, 1), _round(s.mean_score, 2),
-            _round(s.discrimination, 2), s.remark, describe(s.neutralised),
+            s.module_id, titles.get(s.module_id, ""), s.grade_id, s.exercise, s.check, s.max_score, s.attempts,
+            s.passed, _round(None if s.pass_rate is None else s.pass_rate * 100, 1), _round(s.mean_score, 2),
+            _round(s.discrimination, 2), s.judgement, s.remark, describe(s.neutralised),
         )
         for s in stats
     )  # fmt: skip
-    widths = (10, 24, 24, 6, 9, 9, 10, 8, 8, 40, 40)
+    widths = (10, 18, 22, 24, 30, 6, 9, 9, 10, 8, 8, 18, 30, 30)
     return Table("設問別", ITEM_HEADER, rows, widths, key_columns=3)
 
 
@@ -235,10 +266,19 @@ def notes_table(thresholds: Thresholds, generated_at: datetime, scope: str) -> T
             "その設問の得点と、同じモジュールのほかの設問の合計点との相関（-1〜+1）。"
             "+ なら成績のよい人ほど正解、- なら成績のよい人ほど不正解で、設問か採点テストの誤りが疑われます。",
         ),
-        (Flag.HARD, f"正答率 {thresholds.nearly_nobody:.0%} 以下。説明や設問が伝わっているか確かめてください。"),
-        (Flag.EASY, f"正答率 {thresholds.nearly_everybody:.0%} 以上。"),
-        (Flag.REVERSED, f"識別力 {thresholds.reversed_below:+.2f} 以下。模範解答と採点テストを確かめてください。"),
-        (TOO_FEW, f"受験者が {thresholds.min_attempts} 人未満の設問には注意を出しません。"),
+        (
+            "練習・確認の内容",
+            "教材のノートブックでその設問がある練習の見出しと、採点テストのセルの1行目の説明。"
+            "職員のフィードバックのページと同じ名前です。",
+        ),
+        (Flag.HARD, f"正答率 {thresholds.nearly_nobody:.0%} 以下。{ADVICE[Flag.HARD]}"),
+        (Flag.EASY, f"正答率 {thresholds.nearly_everybody:.0%} 以上。{ADVICE[Flag.EASY]}"),
+        (Flag.REVERSED, f"識別力 {thresholds.reversed_below:+.2f} 以下。{ADVICE[Flag.REVERSED]}"),
+        (
+            "判定",
+            f"受験者が {thresholds.min_attempts} 人未満の設問は「判定なし（受験者 N 人）」で、注意を出しません"
+            "（数字がまだ当てになりません）。注意の列で絞り込めば、判定した設問の注意だけが残ります。",
+        ),
         (
             "全員正解扱い",
             "誤りのある設問は python -m course items neutralise モジュール 設問ID --reason 理由 で全員を満点にできます。"
@@ -253,28 +293,36 @@ def notes_table(thresholds: Thresholds, generated_at: datetime, scope: str) -> T
 # ---------------------------------------------------------------- reading and writing
 
 
-def notebook_order(course: Course, module: Module) -> list[str]:
-    """The grade ids of the module's source notebook, in the order its cells come."""
+def notebook_names(course: Course, module: Module) -> dict[str, tuple[str, str]]:
+    """grade id → (exercise, check) for the graded cells of the module's source notebook, in the order they come,
+    named as the feedback page names them (course/feedback.py)."""
     path = module.notebook(course.source_dir)
     if not path.is_file():
-        return []
-    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-    return [c["metadata"]["nbgrader"]["grade_id"] for c in cells if "grade_id" in c["metadata"].get("nbgrader", {})]
+        return {}
+    import nbformat
+
+    from course.feedback import check_names
+
+    return check_names(nbformat.read(path, as_version=4).cells)
 
 
-def _items_in_order(course: Course, modules: Sequence[Module]) -> dict[str, list[str]]:
+def _items_in_order(course: Course, modules: Sequence[Module]) -> dict[str, list[Item]]:
+    """Per assignment, the items the gradebook knows, in the notebook's order, with their names."""
     known = load_items(course=course, assignments=[m.assignment for m in modules])
     ordered = {}
     for module in modules:
-        position = {grade_id: index for index, grade_id in enumerate(notebook_order(course, module))}
-        names = known.get(module.assignment, {})
-        ordered[module.assignment] = sorted(names, key=lambda g: (position.get(g, len(position)), g))
+        names = notebook_names(course, module)
+        position = {grade_id: index for index, grade_id in enumerate(names)}
+        points = known.get(module.assignment, {})
+        ordered[module.assignment] = [
+            Item(grade_id, points[grade_id], *names.get(grade_id, ("", "")))
+            for grade_id in sorted(points, key=lambda g: (position.get(g, len(position)), g))
+        ]
     return ordered
 
 
 @dataclass(frozen=True)
 class ItemAnalysis:
-    year: FiscalYear  # the year of the file's name: the one analysed, or the current one for every year
     submitted_in: FiscalYear | None  # None: submissions of every year
     stats: tuple[ItemStats, ...]
     log: tuple[Neutralisation, ...]
@@ -291,18 +339,20 @@ class ItemAnalysis:
         which = f"{self.submitted_in.label}に提出された" if self.submitted_in else "すべての年度の"
         return f"{which}各職員の最新の提出"
 
+    @property
+    def period(self) -> FiscalYear | str:
+        """What the file's name and the captions say: the year analysed, or 全年度."""
+        return self.submitted_in or ALL_YEARS
+
 
 def submitted_in(grades: Iterable[CellGrade], year: FiscalYear) -> list[CellGrade]:
     """The grades of submissions made in ``year`` (a grade without a timestamp belongs to no year)."""
     return [g for g in grades if g.timestamp is not None and g.timestamp.date() in year]
 
 
-def analyse_items(
-    *, course: Course, modules: Sequence[Module], as_of: datetime | None = None, year: FiscalYear | None = None
-) -> ItemAnalysis:
+def analyse_items(*, course: Course, modules: Sequence[Module], year: FiscalYear | None = None) -> ItemAnalysis:
     """Every item of ``modules`` with its statistics and flags, over the submissions of ``year`` (None: every
     year), and the log of neutralisations."""
-    as_of = as_of or datetime.now(course.timezone)
     assignments = [m.assignment for m in modules]
     thresholds = load_thresholds(course.settings_file(ITEM_SETTINGS))
     grades = load_cell_grades(course=course, assignments=assignments)
@@ -314,7 +364,7 @@ def analyse_items(
         neutralised=load_neutralised(course=course),
     )
     log = [n for n in load_neutralisation_log(course=course) if n.assignment in assignments]
-    return ItemAnalysis(year or FiscalYear.of(as_of.date()), year, tuple(stats), tuple(log), thresholds)
+    return ItemAnalysis(year, tuple(stats), tuple(log), thresholds)
 
 
 def write_item_analysis(
@@ -327,17 +377,17 @@ def write_item_analysis(
     year: FiscalYear | None = None,
 ) -> ItemAnalysis:
     """The item analysis of ``modules`` as 項目分析_<年度>_<日付>現在.xlsx (sheets 設問別, 操作記録, 説明), over the
-    submissions of ``year`` (None: every year)."""
+    submissions of ``year``; None: every year, and the file is 項目分析_全年度_<日付>現在.xlsx."""
     generated_at = as_of or datetime.now(course.timezone)
-    analysis = analyse_items(course=course, modules=modules, as_of=generated_at, year=year)
+    analysis = analyse_items(course=course, modules=modules, year=year)
     tables = [
         items_table(analysis.stats, modules),
         log_table(analysis.log, modules),
         notes_table(analysis.thresholds, generated_at, analysis.scope),
     ]
-    year = analysis.year
-    titled = [replace(t, caption=caption(curriculum, f"項目分析（{t.title}）", year, generated_at)) for t in tables]
-    path = (out_dir or course.export_dir) / file_name(WORKBOOK_STEM, year, generated_at.date(), ".xlsx")
+    period = analysis.period
+    titled = [replace(t, caption=caption(curriculum, f"項目分析（{t.title}）", period, generated_at)) for t in tables]
+    path = (out_dir or course.export_dir) / file_name(WORKBOOK_STEM, period, generated_at.date(), ".xlsx")
     write_atomic(path, xlsx_bytes(titled))
     return replace(analysis, workbook=path)
 
@@ -397,7 +447,8 @@ def _item(course: Course, curriculum: Curriculum, module_id: str, grade_id: str)
     module = select_modules(curriculum, course, [module_id])[0]
     items = load_items(course=course, assignments=[module.assignment]).get(module.assignment, {})
     if grade_id not in items:
-        known = "、".join(_items_in_order(course, [module])[module.assignment]) or "なし（まだ採点の記録がありません）"
+        listed = _items_in_order(course, [module])[module.assignment]
+        known = "、".join(i.grade_id for i in listed) or "なし（まだ採点の記録がありません）"
         msg = (
             f"{module.id} に設問 {grade_id} はありません（自動採点のテストのみが対象です）。{module.id} の設問: {known}"
         )

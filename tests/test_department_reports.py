@@ -101,7 +101,8 @@ def hand_in_three(city: Course, tmp: Path) -> None:
         course=city, staff_id="300001", at=at(10, 8),
         path=save(tmp, "somu_q2.csv", [
             row("300001", "総務部", "人事課", "勤怠集計の自動化", 手法="RPA", 他課への展開="はい", 現状時間=200,
-                見込時間=80, 削減時間=120, 削減時間実績=100, 状況="完了"),
+                見込時間=80, 削減時間=120, 削減時間実績=100, 状況="完了", 内容="勤怠データをRPAで集計表に転記した",
+                課題="月末に処理が集中する"),
             row("300001", "総務部", "人事課", "研修申込のフォーム化", 状況="中止", 削減時間実績=5),
         ]),
     )  # fmt: skip
@@ -235,7 +236,15 @@ def test_a_shareable_initiative_becomes_a_case_and_adoption_is_counted_when_repo
     hand_in_three(city, tmp_path)
     [case] = cases.load_cases(course=city)
     assert (case.case_id, case.section, case.method, case.saved_measured) == ("C001", "人事課", "RPA", 100.0)
-    assert case.contact == "人事課 架空　総一" and case.wanted_by == ("市民課",) and case.spread_to == ()
+    # What was done and what was hard, from the latest report of the 取組 (報告日 2026-10-05), not the first one.
+    assert (case.content, case.issues, case.reported_on) == (
+        "勤怠データをRPAで集計表に転記した",
+        "月末に処理が集中する",
+        date(2026, 10, 5),
+    )
+    assert (
+        case.contact == "総務部 人事課 架空　総一（推進員）" and case.wanted_by == ("市民課",) and case.spread_to == ()
+    )
     with pytest.raises(CourseError, match="人事課自身の事例"):
         cases.adopt_case(course=city, case_id="C001", section="人事課", by="TF", at=at(10, 12))
     cases.adopt_case(course=city, case_id="c-1", section="市民課", by="TF 事務局", at=at(10, 12))
@@ -254,6 +263,47 @@ def test_a_shareable_initiative_becomes_a_case_and_adoption_is_counted_when_repo
     assert result.html.name == "横展開事例集_令和8年度_令和8年11月6日現在.html"
     page = result.html.read_text(encoding="utf-8")
     assert "<html lang='ja'>" in page and "C001 勤怠集計の自動化" in page and "採用後に報告があった横展開 1 件" in page
+
+
+def test_the_case_list_says_what_was_done_when_and_how_to_ask_with_a_legend(city, tmp_path):
+    """The page and the workbook carry 内容, 課題, 最終報告日, the 課 with its promoter, how to ask (the city's
+    setting, not a sentence in code) and what the adoption columns mean."""
+    from openpyxl import load_workbook
+
+    how = "架空の内線 9999 の事務局（テスト用の問い合わせ方法）へ"
+    own = city.runtime / "settings"  # the runtime folder's own copy of a settings file wins (Course.settings_file)
+    own.mkdir(parents=True, exist_ok=True)
+    (own / cases.CASES_SETTINGS).write_text(f'[contact]\nhow = "{how}"\n', encoding="utf-8")
+    hand_in_three(city, tmp_path)
+    result = cases.write_cases(course=city, out_dir=tmp_path / "out", at=at(11, 6))
+    page = result.html.read_text(encoding="utf-8")
+    for text in ("<dt>内容</dt><dd>勤怠データをRPAで集計表に転記した</dd>", "<dt>課題</dt><dd>月末に処理が集中する</dd>",
+                 "<dt>最終報告日</dt><dd>令和8年10月5日</dd>", "<dt>問い合わせ先</dt><dd>総務部 人事課 架空　総一（推進員）</dd>",
+                 f"<dt>問い合わせ方法</dt><dd>{how}</dd>", "<h2>この事例集の見方</h2>"):  # fmt: skip
+        assert text in page, text
+    for name, meaning in cases.LEGEND.items():
+        assert f"<dt>{name}</dt><dd>{meaning}</dd>" in page
+    book = load_workbook(result.workbook)
+    assert book.sheetnames == ["横展開事例", "説明"]
+    header, *rows = book["横展開事例"].iter_rows(values_only=True)
+    [case] = [dict(zip(header, r, strict=True)) for r in rows]
+    assert case["内容"] == "勤怠データをRPAで集計表に転記した" and case["課題"] == "月末に処理が集中する"
+    assert case["最終報告日"].date() == date(2026, 10, 5) and case["問い合わせ方法"] == how
+    assert (case["希望している課"], case["採用した課"], case["展開済みの課"]) == ("市民課", None, None)
+    notes = dict(book["説明"].iter_rows(values_only=True))
+    assert notes["問い合わせ方法"] == how and all(notes[name] == meaning for name, meaning in cases.LEGEND.items())
+
+
+@pytest.mark.parametrize("text", ['[contact]\nhow = ""\n', "[contact]\nhow = 3\n", "[contact\n"])
+def test_a_bad_contact_setting_names_the_file_and_the_key_and_writes_nothing(city, tmp_path, text):
+    own = city.runtime / "settings"
+    own.mkdir(parents=True, exist_ok=True)
+    (own / cases.CASES_SETTINGS).write_text(text, encoding="utf-8")
+    with pytest.raises(CourseError) as caught:
+        cases.write_cases(course=city, out_dir=tmp_path / "out", at=at(11, 6))
+    assert cases.CASES_SETTINGS in str(caught.value)
+    assert "[contact] how" in str(caught.value) or "TOML" in str(caught.value)
+    assert not (tmp_path / "out").exists()
 
 
 def test_an_adoption_is_undone_logged_and_no_longer_counted(city, tmp_path):
@@ -371,11 +421,23 @@ def glyphs(postscript_name: str) -> set[int]:
         return set(font.getBestCmap())
 
 
+def page_texts(pdf: bytes) -> list[str]:
+    """The text of each page of a PDF."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        return [page.get_textpage().get_text_range() for page in document]
+    finally:
+        document.close()
+
+
 @pytest.mark.hub
 def test_the_case_list_renders_its_japanese_as_real_text_without_missing_glyphs_in_chromium(city, tmp_path):
     """Every character of the case list's visible text (innerText: real text, not an image) has a glyph in a font
     Chromium drew the page with, so no character shows as tofu, and axe-core finds no serious or critical WCAG 2.1
-    A/AA violation. The screenshot is kept for a person to look at."""
+    A/AA violation. Printed (A4, as the task force prints it), no case breaks across pages: each case's heading is
+    on exactly one page, and so is the rest of it. The screenshot and the PDF are kept for a person to look at."""
     from playwright.sync_api import sync_playwright
 
     from tests.conftest import REPO
@@ -386,6 +448,13 @@ def test_the_case_list_renders_its_japanese_as_real_text_without_missing_glyphs_
 
     hand_in_three(city, tmp_path)
     cases.adopt_case(course=city, case_id="C001", section="市民課", by="TF", at=at(10, 12))
+    long = "申請書の記載内容を表計算で確かめ、誤りのある行に印を付ける手順を作った。"
+    more = [
+        row("300003", "市民生活部", "保険年金課", f"保険料照会の効率化その{n}", 他課への展開="はい",
+            内容="\n".join([long] * (1 + n % 4)), 課題=f"担当の引き継ぎ（その{n}）")
+        for n in range(2, 11)
+    ]  # fmt: skip
+    reports.receive_report(course=city, staff_id="300003", at=at(10, 15), path=save(tmp_path, "hoken.csv", more))
     page_file = cases.write_cases(course=city, out_dir=tmp_path / "out", at=at(10, 20)).html
     shots = REPO / "runtime" / "test-artifacts"
     shots.mkdir(parents=True, exist_ok=True)
@@ -407,6 +476,7 @@ def test_the_case_list_renders_its_japanese_as_real_text_without_missing_glyphs_
             }
             page.add_script_tag(path=str(AXE))
             violations = page.evaluate(AXE_RUN, WCAG_TAGS)
+            printed = page.pdf(format="A4", path=str(shots / "case-list.pdf"))
         finally:
             browser.close()
     assert "横展開事例集（令和8年度（2026年度）・令和8年10月20日現在）" in text
@@ -416,3 +486,12 @@ def test_the_case_list_renders_its_japanese_as_real_text_without_missing_glyphs_
     missing = sorted({ch for ch in text if not ch.isspace() and ord(ch) not in drawn})
     assert not missing, f"characters without a glyph in the fonts used ({fonts}): {missing}"
     assert not [v for v in violations if v["impact"] in ("serious", "critical")], violations
+    pages = page_texts(printed)
+    headings = [f"{c.case_id} {c.initiative}" for c in cases.load_cases(course=city)]
+    assert len(headings) == 10 and len(pages) >= 3  # enough cases that some would fall on a page break
+    for heading in headings:
+        found = [text for text in pages if heading in text]
+        assert len(found) == 1, (heading, len(found))
+        rest = found[0].split(heading, 1)[1]
+        following = [rest.index(h) for h in headings if h in rest] or [len(rest)]
+        assert "展開済みの課" in rest[: min(following)], f"{heading} is cut by a page break"

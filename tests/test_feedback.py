@@ -115,6 +115,19 @@ def test_exercise_labels_come_from_the_headings_above_the_answer(headings, label
             "normalize_text が全角・半角のゆれをそろえるか（NFKC 正規化）",
         ),
         ("assert double(2) == 4", "確認2"),
+        # The other wordings the notebooks use for "only the answer's form is checked here" (said before grading).
+        (
+            "# 確認: 練習1（メール1〜4）の答えの形を確かめます。正解かどうかは、提出したあとの採点で決まります。",
+            "練習1（メール1〜4）",
+        ),
+        ("# 確認: 練習2a（このセルは答えの形だけを確かめます。正しいかどうかは、提出後の採点で確かめます）", "練習2a"),
+        ("# 確認: 練習4b（答えの形を確かめます。正しいかどうかは、提出後の採点で分かります）", "練習4b"),
+        (
+            "# 確認: 練習1a（採点では余裕のあるタスクがまざっていないかを確かめます。このセルは答えの形だけを確かめます）",
+            "練習1a（余裕のあるタスクがまざっていないか）",
+        ),
+        ("# 確認: 練習1（もれがないか・1点）", "練習1（もれがないか）"),  # the page shows the points beside it
+        ("# 確認: 練習3a・3b（1点）", "練習3a・3b"),
     ],
 )
 def test_check_labels_come_from_the_test_cells_first_comment(first_line, label):

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import nbformat
 import pytest
 from openpyxl import load_workbook
 
@@ -45,8 +46,44 @@ JOIN assignment a ON a.id = sa.assignment_id
 """
 
 
+# B01's source notebook in the synthetic course: two exercises under headings, their tests with a first comment each.
+B01_NAMES = {
+    "test_a": ("練習1 表を読む", "練習1a"),
+    "test_b": ("練習1 表を読む", "練習1b（合計が合っているか）"),
+    "test_c": ("練習2 グラフにする", "確認1"),
+}
+
+
+def _b01_notebook(course: Course) -> None:
+    def graded(grade_id: str, source: str, points: float) -> nbformat.NotebookNode:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": grade_id,
+                                     "points": points}  # fmt: skip
+        return cell
+
+    def answer(grade_id: str) -> nbformat.NotebookNode:
+        cell = nbformat.v4.new_code_cell("# 答え")
+        cell.metadata["nbgrader"] = {"grade": False, "solution": True, "locked": False, "grade_id": grade_id}
+        return cell
+
+    cells = [
+        nbformat.v4.new_markdown_cell("## 1. 表\n### 練習1 表を読む（7点）"),
+        answer("answer_1"),
+        graded(
+            "test_a", "# 確認: 練習1a（答えの形を確かめます。正しいかどうかは採点のときに分かります）\nassert True", 4
+        ),
+        graded("test_b", "# 確認: 練習1b（合計が合っているか・3点）\nassert True", 3),
+        nbformat.v4.new_markdown_cell("### 練習2 グラフにする"),
+        answer("answer_2"),
+        graded("test_c", "assert True", 3),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    nbformat.write(notebook, load_curriculum().modules["B01"].notebook(course.source_dir))
+
+
 def _cohort(root: Path) -> Course:
     course = synthetic.course_folder(root)
+    _b01_notebook(course)
     synthetic.make_cohort(
         course=course, curriculum=load_curriculum(), staff_count=160, today=TODAY, seed=5, share=0.9, planted=PLANTED
     )
@@ -119,7 +156,7 @@ def _assert_equal(analysis: items.ItemAnalysis, expected: dict[tuple[str, str], 
 
 def test_item_statistics_equal_a_plain_sql_recomputation(shared: Course):
     """Attempts, passes, mean points and the item–rest correlation of every test cell match plain SQL."""
-    analysis = items.analyse_items(course=shared, modules=_modules(shared), as_of=AT)
+    analysis = items.analyse_items(course=shared, modules=_modules(shared))
     expected = _recomputed(shared)
     assert len(expected) == 3 * len(_modules(shared))  # the reflection (a manually graded cell) is not an item
     assert len(analysis.stats) == len(expected)
@@ -152,21 +189,22 @@ def test_one_fiscal_years_submissions_equal_a_plain_sql_recomputation_of_that_ye
     }
     totals = {}
     for year, where in utc_bounds.items():
-        analysis = items.analyse_items(course=course, modules=_modules(course), as_of=AT, year=year)
-        assert (analysis.year, analysis.submitted_in) == (year, year)
+        analysis = items.analyse_items(course=course, modules=_modules(course), year=year)
+        assert analysis.submitted_in == analysis.period == year
         assert analysis.scope == f"{year.label}に提出された各職員の最新の提出"
         expected = _recomputed(course, where)
         _assert_equal(analysis, expected)
         totals[year] = sum(s.attempts for s in analysis.stats)
-    every = items.analyse_items(course=course, modules=_modules(course), as_of=AT)
+    every = items.analyse_items(course=course, modules=_modules(course))
     assert every.submitted_in is None and every.scope == "すべての年度の各職員の最新の提出"
+    assert every.period == "全年度"
     _assert_equal(every, _recomputed(course))
     assert totals[FiscalYear(2025)] > 300 and totals[FiscalYear(2026)] > 600
     assert sum(totals.values()) == sum(s.attempts for s in every.stats)
 
 
 def test_the_planted_items_are_flagged_and_ordinary_ones_are_not(shared: Course):
-    analysis = items.analyse_items(course=shared, modules=_modules(shared), as_of=AT)
+    analysis = items.analyse_items(course=shared, modules=_modules(shared))
     stats = {(s.module_id, s.grade_id): s for s in analysis.stats}
     for key, flag in EXPECTED_FLAGS.items():
         assert stats[key].flags == (flag,), key
@@ -180,19 +218,51 @@ def test_the_planted_items_are_flagged_and_ordinary_ones_are_not(shared: Course)
 
 
 def test_too_few_attempts_are_listed_but_not_flagged():
+    """Too few attempts is said in 判定, never as a flag: 注意 stays empty, so filtering it finds only real flags."""
     module = load_curriculum().modules["B01"]
     grades = [
         CellGrade(f"{400000 + i}", module.assignment, "test_a", 0.0, 1.0, AT) for i in range(3)
     ]  # everybody fails: would be 「ほぼ全員が不正解」 with enough attempts
-    stats = items.analyse(
-        grades=grades, modules=[module], items={module.assignment: ["test_a"]}, thresholds=items.Thresholds()
-    )
-    assert [(s.attempts, s.flags, s.remark) for s in stats] == [(3, (), items.TOO_FEW)]
-    judged = items.analyse(
-        grades=grades, modules=[module], items={module.assignment: ["test_a"]},
-        thresholds=items.Thresholds(min_attempts=3),
-    )  # fmt: skip
-    assert judged[0].flags == (Flag.HARD,)
+    listed = {module.assignment: [items.Item("test_a", 1.0)]}
+    stats = items.analyse(grades=grades, modules=[module], items=listed, thresholds=items.Thresholds())
+    assert [(s.attempts, s.flags, s.remark, s.judgement, s.advice) for s in stats] == [
+        (3, (), "", "判定なし（受験者 3 人）", "")
+    ]
+    judged = items.analyse(grades=grades, modules=[module], items=listed, thresholds=items.Thresholds(min_attempts=3))
+    assert (judged[0].flags, judged[0].remark, judged[0].judgement) == ((Flag.HARD,), "ほぼ全員が不正解", "判定済み")
+    assert judged[0].advice == items.ADVICE[Flag.HARD]
+
+
+def test_every_flag_says_what_to_do():
+    assert set(items.ADVICE) == set(Flag) and all(items.ADVICE.values())
+
+
+def test_an_item_nobody_attempted_has_the_points_of_its_grade_cell(shared: Course):
+    """配点 is the gradebook's grade cell (nbgrader's GradeCell max_score), not the best of no submissions."""
+    with sqlite3.connect(shared.gradebook_file) as db:  # type: ignore[arg-type]
+        expected = {
+            (a, g): float(m)
+            for a, g, m in db.execute(
+                "SELECT a.name, bc.name, gc.max_score FROM grade_cells gc JOIN base_cell bc ON bc.id = gc.id "
+                "JOIN notebook n ON n.id = bc.notebook_id JOIN assignment a ON a.id = n.assignment_id "
+                "WHERE gc.cell_type = 'code'"
+            )
+        }
+    modules = _modules(shared)
+    nobody = items.analyse_items(course=shared, modules=modules, year=FiscalYear(2020))  # no submission that year
+    assignment = {m.id: m.assignment for m in modules}
+    assert nobody.stats and {s.attempts for s in nobody.stats} == {0}
+    assert {(assignment[s.module_id], s.grade_id): s.max_score for s in nobody.stats} == expected
+    assert {s.judgement for s in nobody.stats} == {"判定なし（受験者 0 人）"}
+
+
+def test_items_are_named_as_the_feedback_page_names_them(shared: Course):
+    """練習 and 確認の内容 come from the module's source notebook (the headings above the answer, the test cell's first
+    comment), in the notebook's order; a module whose notebook has no such cells keeps its items, unnamed."""
+    analysis = items.analyse_items(course=shared, modules=_modules(shared))
+    b01 = [(s.grade_id, (s.exercise, s.check)) for s in analysis.stats if s.module_id == "B01"]
+    assert b01 == list(B01_NAMES.items())
+    assert {(s.exercise, s.check) for s in analysis.stats if s.module_id == "B05"} == {("", "")}
 
 
 def test_bad_thresholds_name_the_file_and_the_key(tmp_path: Path):
@@ -209,16 +279,36 @@ def test_the_workbook_lists_every_item_with_its_flags(shared: Course, tmp_path: 
         course=shared, curriculum=load_curriculum(), modules=_modules(shared), out_dir=tmp_path, as_of=AT
     )
     assert result.workbook is not None
-    assert result.workbook.name == "項目分析_令和8年度_令和8年11月27日現在.xlsx"
+    assert result.workbook.name == "項目分析_全年度_令和8年11月27日現在.xlsx"  # every year's submissions
     book = load_workbook(result.workbook)
     assert book.sheetnames == ["設問別", "操作記録", "説明"]
+    assert " 全年度 " in book["設問別"].oddHeader.left.text
     rows = list(book["設問別"].iter_rows(values_only=True))
     assert rows[0] == items.ITEM_HEADER
+    column = {name: index for index, name in enumerate(items.ITEM_HEADER)}
     by_item = {(row[0], row[2]): row for row in rows[1:]}
     assert len(by_item) == len(result.stats)
-    assert by_item["B01", "test_b"][9] == "成績上位者ほど不正解（設問の誤りの疑い）"
-    assert by_item["B07", "test_c"][6] == 0
-    assert by_item["B05", "test_a"][9] is None  # an ordinary item: no remark
+    broken = by_item["B01", "test_b"]
+    assert broken[column["注意"]] == "成績上位者ほど不正解（設問の誤りの疑い）"
+    assert (broken[column["練習"]], broken[column["確認の内容"]]) == B01_NAMES["test_b"]
+    assert by_item["B07", "test_c"][column["正答率(%)"]] == 0
+    assert by_item["B05", "test_a"][column["注意"]] is None  # an ordinary item: no remark
+    notes = dict(book["説明"].iter_rows(values_only=True))
+    assert all(notes[flag].endswith(items.ADVICE[flag]) for flag in Flag)  # what to do about each flag
+    # Filtering 注意 finds exactly the flagged items; too few attempts is in 判定, as are all judged ones.
+    noted = {key for key, row in by_item.items() if row[column["注意"]]}
+    assert noted == {(s.module_id, s.grade_id) for s in result.flagged} and len(noted) >= len(EXPECTED_FLAGS)
+    assert {row[column["判定"]] for row in rows[1:]} == {"判定済み"}  # every module has enough attempts here
+
+    # A year without submissions: every item is 判定なし, and no 注意 at all.
+    one_year = items.write_item_analysis(
+        course=shared, curriculum=load_curriculum(), modules=_modules(shared), out_dir=tmp_path, as_of=AT,
+        year=FiscalYear(2025),
+    )  # fmt: skip
+    assert one_year.workbook is not None and one_year.workbook.name == "項目分析_令和7年度_令和8年11月27日現在.xlsx"
+    rows = list(load_workbook(one_year.workbook)["設問別"].iter_rows(values_only=True))[1:]
+    assert len(rows) == len(by_item)
+    assert {(row[column["判定"]], row[column["注意"]]) for row in rows} == {("判定なし（受験者 0 人）", None)}
 
 
 def _passes(cells, assignment: str, pass_ratio: float, neutralised: str | None) -> dict[str, bool]:
@@ -302,7 +392,7 @@ def test_scores_count_a_neutralised_item_at_full_marks(cohort: Course):
     assert {(s.staff_id, s.assignment): s.score for s in graded} == pytest.approx(
         {key: sum(v[0] for v in cells[key].values()) for key in expected}
     )
-    stats = items.analyse_items(course=cohort, modules=_modules(cohort), as_of=AT)
+    stats = items.analyse_items(course=cohort, modules=_modules(cohort))
     item = next(s for s in stats.stats if (s.module_id, s.grade_id) == ("B01", "test_b"))
     assert item.neutralised is not None and item.neutralised.reason == "誤り"
     assert Flag.REVERSED in item.flags  # the statistics stay as graded: the instructor still sees why
@@ -349,17 +439,31 @@ def test_neutralising_twice_or_restoring_what_is_not_neutralised_is_refused(coho
 def test_the_command_prints_the_flags_and_what_neutralising_changed(cohort: Course, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_ROOT", str(cohort.root))
     runtime = ["--runtime", str(cohort.runtime)]
-    assert cli.main([*runtime, "items", "B01"]) == 0
+    assert cli.main([*runtime, "items", "B01", "B07"]) == 0
     out = capsys.readouterr().out
-    line = next(line for line in out.splitlines() if "test_b:" in line)
-    assert line.startswith("    test_b: 配点 3、正答率 ") and line.endswith(
-        "← 成績上位者ほど不正解（設問の誤りの疑い）"
-    )
-    assert "注意が必要な設問: " in out and "項目分析_令和8年度_" in out
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if "test_b" in line)
+    assert lines[at].startswith("    test_b（練習1 表を読む／練習1b（合計が合っているか））: 配点 3、正答率 ")
+    assert lines[at + 1 : at + 3] == [
+        "      ← 成績上位者ほど不正解（設問の誤りの疑い）",
+        f"        {items.ADVICE[Flag.REVERSED]}",
+    ]
+    # B07: only the flagged item is listed (every item is in the workbook), with what to do about it.
+    b07 = lines[next(i for i, line in enumerate(lines) if line.startswith("  B07 ")) :]
+    assert b07[0].startswith("  B07 オフィスツール: 受験者 ") and b07[0].endswith("、設問 3、注意 1 件")
+    assert b07[1].startswith("    test_c: 配点 3、正答率 0%、")
+    assert b07[2:4] == ["      ← ほぼ全員が不正解", f"        {items.ADVICE[Flag.HARD]}"]
+    assert b07[4].startswith("注意が必要な設問: ")
+    assert "判定していません" not in out
+    assert "注意が必要な設問: " in out and "項目分析_全年度_" in out
     assert "項目分析（すべての年度の各職員の最新の提出）:" in out
     assert cli.main([*runtime, "items", "B01", "--year", "令和7年度"]) == 0
     out = capsys.readouterr().out
-    assert "項目分析（令和7年度に提出された各職員の最新の提出）:" in out and "B01 " in out and "（受験者 0 人）" in out
+    assert "項目分析（令和7年度に提出された各職員の最新の提出）:" in out
+    assert "  B01 デジタル技術基礎: 受験者 0 人、設問 3、注意 0 件\n" in out
+    # Too few attempts is said once for the module, not on every item.
+    assert "    B01: 受験者が少なく 3 設問は判定していません（10 人以上で判定します）。\n" in out
+    assert not any(line.lstrip().startswith("test_") for line in out.splitlines())
     assert "項目分析_令和7年度_" in out
     assert cli.main([*runtime, "items", "neutralise", "B01", "test_b", "--reason", "期待値の誤り", "--by", "鈴木"]) == 0
     out = capsys.readouterr().out

@@ -115,7 +115,7 @@ def test_item_analysis_and_neutralising_on_postgresql(tmp_path: Path, postgres_u
             planted={("B01", "test_b"): "reversed"},
         )  # fmt: skip
         modules = curriculum.available(course.source_dir)
-        stats = items.analyse_items(course=course, modules=modules, as_of=at).stats
+        stats = items.analyse_items(course=course, modules=modules).stats
         change = items.change_item(
             course=course, curriculum=curriculum, action=NEUTRALISE, module_id="B01", grade_id="test_b",
             reason="誤り", by="講師", at=at,
