@@ -79,15 +79,11 @@ def latest(rows: Sequence[ReceivedRow]) -> dict[tuple[str, str, str], ReceivedRo
     return out
 
 
-Texts = Mapping[tuple[int, str, str, str], tuple[str, str]]  # (report id, 部, 課, 取組名) → (内容, 課題)
-
-
 def build_cases(
     cases: Sequence[CaseRow],
     received: Sequence[ReceivedRow],
     adoptions: Sequence[Adoption],
     staff: Mapping[str, Staff],
-    texts: Texts,
 ) -> list[Case]:
     """Every case with its latest state, in 事例番号 order."""
     state = latest(received)
@@ -97,7 +93,6 @@ def build_cases(
         pointing = [r for r in received if r.case_id == case.case_id]
         adopted = {a.section: a for a in adoptions if a.case_id == case.case_id}
         person = staff.get(row.staff_id)
-        content, issues = texts.get((row.report_id, row.department, row.section, row.initiative), ("", ""))
         out.append(
             Case(
                 case_id=case.case_id,
@@ -107,8 +102,8 @@ def build_cases(
                 work=row.work,
                 method=row.method,
                 status=row.status,
-                content=content,
-                issues=issues,
+                content=row.content,
+                issues=row.issues,
                 reported_on=row.report_date,
                 saved_estimate=row.saved_estimate,
                 saved_measured=row.saved_measured,
@@ -127,18 +122,6 @@ def build_cases(
     return out
 
 
-def load_texts(*, course: Course) -> dict[tuple[int, str, str, str], tuple[str, str]]:
-    """内容 and 課題 of every 取組 of every accepted report, which course.reports.ReceivedRow does not carry."""
-    from course.gradebook import report_rows_table
-    from course.records import read_course_table
-
-    names = ["report_id", "department", "section", "initiative", "content", "issues"]
-    rows = read_course_table(course=course, table=report_rows_table.name, columns=names, order=["report_id", "row"])
-    return {
-        (int(r["report_id"]), r["department"], r["section"], r["initiative"]): (r["content"], r["issues"]) for r in rows
-    }
-
-
 def load_cases(*, course: Course) -> list[Case]:
     from course.records import load_staff
 
@@ -148,7 +131,6 @@ def load_cases(*, course: Course) -> list[Case]:
         load_received(course=course),
         load_adoptions(course=course),
         staff,
-        load_texts(course=course),
     )
 
 

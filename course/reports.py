@@ -380,6 +380,8 @@ class ReceivedRow:
     status: str
     shareable: bool
     case_id: str
+    content: str  # 内容: what was done, how
+    issues: str  # 課題
 
 
 @dataclass(frozen=True)
