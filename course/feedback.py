@@ -32,7 +32,7 @@ from course.completion import ModuleRecord, ModuleStatus, StaffCompletion, Track
 from course.config import Course, CourseError
 from course.curriculum import Curriculum, Module
 from course.models import Submission
-from course.wareki import wareki
+from course.wareki import wareki_time
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"  # nbconvert's extra_template_basedirs: holds "feedback"
 
@@ -415,7 +415,7 @@ def plan(
         max_score=submission.max_score,
         pass_ratio=module.pass_ratio,
         status=STATUS_LABEL.get(record.status, NOT_PASSED),
-        submitted_at=f"{wareki(stamp.date())} {stamp:%H:%M}" if stamp else None,
+        submitted_at=wareki_time(stamp) if stamp else None,
         **(step or {}),
     )
 

@@ -33,6 +33,7 @@ from course.config import Course, CourseError
 from course.hr_sheet import FIRST_DATA_ROW, nfkc
 from course.models import Staff
 from course.staff_id import normalise as normalise_staff_id
+from course.wareki import era_year, wareki_time
 from course.years import FiscalYear, year_roster
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ class ReportPeriod:
 
     @property
     def label(self) -> str:
-        return f"{self.first_day.year}年{self.months}"
+        """令和8年10〜12月分."""
+        return f"{era_year(self.first_day)}{self.months}"
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ class Receipt:
     section: str
     received_at: datetime
     rows: int
-    period: str  # the period it counts for (2026年10〜12月分)
+    period: str  # the period it counts for (令和8年10〜12月分)
     new_cases: tuple[str, ...]  # the 事例番号 given to its shareable 取組
 
     @property
@@ -192,7 +194,7 @@ class Receipt:
         cases = f" 新しい横展開事例: {'、'.join(self.new_cases)}。" if self.new_cases else ""
         return (
             f"{self.department}の進捗報告（{self.rows} 件の取組、{self.period or '期間外'}）を受け付けました"
-            f"（受付番号 {self.report_id}、{self.received_at:%Y年%m月%d日 %H:%M}）。{cases}"
+            f"（受付番号 {self.report_id}、{wareki_time(self.received_at)}）。{cases}"
         )
 
     def to_json(self) -> dict[str, Any]:

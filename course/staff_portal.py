@@ -49,7 +49,7 @@ from course.config import PACKAGE_DIR, Course, CourseError
 from course.curriculum import CURRICULUM_FILE, Curriculum, load_curriculum
 from course.personal_record import personal_record
 from course.records import completion_record
-from course.wareki import wareki
+from course.wareki import wareki, wareki_time
 
 SERVICE_NAME = "kenshu"
 TEMPLATES = PACKAGE_DIR / "templates" / "portal"
@@ -370,7 +370,7 @@ def _when(value: str | None, *, time: bool = True) -> str:
     if not value:
         return "—"
     moment = datetime.fromisoformat(value)
-    return f"{wareki(moment.date())} {moment:%H:%M}" if time else wareki(moment.date())
+    return wareki_time(moment) if time else wareki(moment.date())
 
 
 def _percent(ratio: float | None) -> str:

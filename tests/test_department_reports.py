@@ -187,7 +187,9 @@ def test_report_and_workbook_show_status_missing_promoters_and_hours_equal_to_a_
     status = {d.department: d for d in loop.departments}
     assert status["総務部"].state == "提出済み（7〜9月分、10月8日受付）"
     assert status["市民生活部"].state == "提出済み（7〜9月分、10月9日受付）"
-    assert status["都市建設部"].overdue and status["都市建設部"].state == "未提出（2026年7〜9月分, 期限 2026/10/10）"
+    assert (
+        status["都市建設部"].overdue and status["都市建設部"].state == "未提出（令和8年7〜9月分、期限 令和8年10月10日）"
+    )
     assert status["こども福祉部"].promoter_note == "推進員なし"
     assert status["市民生活部"].promoter_note == "計画より多い（2人 / 計画1人）"
     # per quarter, as of each quarter's end: by 6/30 nothing, by 9/30 the 7/1 report, by 12/31 everything
@@ -399,11 +401,11 @@ def test_hand_in_outside_a_hub_receives_the_report_in_the_course_folder(city, tm
 def test_the_schedule_says_which_period_is_due_and_when_its_window_opens():
     quarterly = reports.ReportSettings(months=3, due_day=10)
     period = quarterly.latest_due(date(2026, 10, 20))
-    assert period is not None and period.label == "2026年7〜9月分" and period.due == date(2026, 10, 10)
+    assert period is not None and period.label == "令和8年7〜9月分" and period.due == date(2026, 10, 10)
     assert quarterly.window(period) == (date(2026, 7, 11), date(2026, 10, 10))
-    assert quarterly.latest_due(date(2026, 4, 5)).label == "2025年10〜12月分"  # type: ignore[union-attr]
+    assert quarterly.latest_due(date(2026, 4, 5)).label == "令和7年10〜12月分"  # type: ignore[union-attr]
     monthly = reports.ReportSettings(months=1, due_day=5)
-    assert monthly.latest_due(date(2026, 12, 4)).label == "2026年10月分"  # type: ignore[union-attr]
+    assert monthly.latest_due(date(2026, 12, 4)).label == "令和8年10月分"  # type: ignore[union-attr]
 
 
 def glyphs(postscript_name: str) -> set[int]:

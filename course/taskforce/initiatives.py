@@ -19,6 +19,7 @@ from course.department_report import STATUSES
 from course.models import Staff
 from course.reports import ReceivedRow, ReportPeriod, ReportSettings
 from course.spreadsheet import Cell, Table
+from course.wareki import wareki
 from course.years import FiscalYear
 
 STOPPED = "中止"
@@ -62,9 +63,9 @@ class DepartmentStatus:
     def state(self) -> str:
         """「提出済み（10〜12月分、10月29日受付）」, with 「・7〜9月分は期限後」 when nothing came in the window of the
         period that is due, only after its due day;
-        「未提出（2026年7〜9月分, 期限 2026/10/10）」 when nothing came."""
+        「未提出（令和8年7〜9月分、期限 令和8年10月10日）」 when nothing came."""
         if self.overdue and self.due is not None:
-            return f"未提出（{self.due.label}, 期限 {self.due.due:%Y/%m/%d}）"
+            return f"未提出（{self.due.label}、期限 {wareki(self.due.due)}）"
         if self.last_received is None:
             return "最初の期限前"
         received = f"{self.last_received.month}月{self.last_received.day}日受付"
