@@ -367,7 +367,9 @@ def test_staff_journey_to_a_certificate_through_the_records_service(tmp_path: Pa
                         expect(records.locator("main")).to_contain_text(staff.name)
                         issuer = course_settings(course).issuer  # settings/certificate.toml [issuer]
                         expect(records.locator("main")).to_contain_text(f"{issuer}が発行した修了証です。")
-                        expect(records.locator("#code")).to_have_value(code[1])  # the code checked stays in the box
+                        # a valid code (it holds the 職員番号) is not shown again: the result and nothing else
+                        expect(records.locator("#code")).to_have_value("")
+                        assert code[1] not in records.content() and staff.staff_id not in records.content()
                         records.screenshot(path=str(SHOTS / "verify.png"), full_page=True)
                         records.close()
 
