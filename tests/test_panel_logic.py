@@ -153,6 +153,23 @@ def test_validation_names_each_failed_check_with_the_course_message(call):
     assert not any(w in json.dumps(report, ensure_ascii=False) for w in ("Traceback", "Error", "File ", "\x1b"))
 
 
+def test_two_checks_of_one_exercise_are_one_place_to_fix(call):
+    """Two failed checks of the same 練習 (one answer checked twice) are one place in the count and the list, with
+    each different reason once, in order; other places keep their order."""
+    failed = [
+        {"source": "# 確認: 練習3（答えの形）\nassert a", "raw_error": traceback("AssertionError: 回答3 がまだ空です。")},
+        {"source": "# 確認: 練習4\nassert b", "raw_error": traceback("AssertionError: 回答4a がまだ空です。")},
+        {"source": "# 確認: 練習3\nassert c", "raw_error": traceback("AssertionError: 先に、回答3 を書いてください。")},
+        {"source": "# 確認: 練習3\nassert d", "raw_error": traceback("AssertionError: 回答3 がまだ空です。")},
+    ]  # fmt: skip
+    report = call("validation", "explainValidation", {"success": True, "value": {"failed": failed}}, CONTACT)
+    assert report["headline"] == "まだ提出できる状態ではありません（2か所）。"
+    assert report["problems"] == [
+        {"where": "練習3", "what": "回答3 がまだ空です。 先に、回答3 を書いてください。"},
+        {"where": "練習4", "what": "回答4a がまだ空です。"},
+    ]
+
+
 def test_validation_passes_changed_cells_and_failures_in_japanese(call):
     """Nothing failed: 提出できます; a changed check cell: whom to ask; nbgrader failing: no traceback, what to do."""
     ok = call("validation", "explainValidation", {"success": True, "value": {}}, CONTACT)

@@ -89,6 +89,22 @@ export function reason(rawError: string | undefined): string {
   return 'この確認が通りませんでした。すぐ上の答えのセルを見直してください。';
 }
 
+/**
+ * One problem per place, in the order the places first come: two checks of the same 練習 (one answer checked twice)
+ * are one place to fix, told once, with each different reason.
+ */
+export function byPlace(problems: Problem[]): Problem[] {
+  const places = new Map<string, string[]>();
+  for (const { where, what } of problems) {
+    const reasons = places.get(where) ?? [];
+    if (!reasons.includes(what)) {
+      reasons.push(what);
+    }
+    places.set(where, reasons);
+  }
+  return [...places].map(([where, reasons]) => ({ where, what: reasons.join(' ') }));
+}
+
 /** The whole report for nbgrader's `{success, value}` reply of POST /assignments/validate. */
 export function explainValidation(
   reply: { success?: boolean; value?: unknown },
@@ -118,10 +134,13 @@ export function explainValidation(
   }
   const failed = value.failed ?? [];
   if (failed.length) {
+    const problems = byPlace(
+      failed.map((cell, i) => ({ where: checkName(cell.source, i + 1), what: reason(cell.raw_error) }))
+    );
     return {
       ok: false,
-      headline: `まだ提出できる状態ではありません（${failed.length}か所）。`,
-      problems: failed.map((cell, i) => ({ where: checkName(cell.source, i + 1), what: reason(cell.raw_error) })),
+      headline: `まだ提出できる状態ではありません（${problems.length}か所）。`,
+      problems,
       next: '答えのセルを直して Shift + Enter で実行し、保存してから、もう一度「提出前の確認」を押してください。'
     };
   }
