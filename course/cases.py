@@ -24,14 +24,18 @@ from course.config import Course, CourseError, read_toml
 from course.export import file_name
 from course.hr_sheet import nfkc
 from course.models import Staff
-from course.reports import Adoption, CaseRow, ReceivedRow, load_adoptions, load_case_rows, load_received
+from course.reports import UNMEASURED, Adoption, CaseRow, ReceivedRow, load_adoptions, load_case_rows, load_received
 from course.spreadsheet import Table, write_atomic, xlsx_bytes
 from course.wareki import wareki
 from course.years import FiscalYear
 
 CASES_STEM = "横展開事例集"
 CASES_SETTINGS = "cases.toml"  # in the course folder's settings/
-# What the adoption columns mean, on the page and in the workbook.
+# Where a case's facts come from, and what the adoption columns mean: on the page and in the workbook's 説明.
+READING = {
+    "内容・課題・状況・削減時間": "その取組のいちばん新しい報告（最終報告日の報告）に書かれたものです。",
+    "問い合わせ先": "その取組をいちばん新しく報告した推進員と、その部・課です。",
+}
 LEGEND = {
     "希望している課": "進捗報告の「事例番号」にこの事例の番号を書いてきた課のうち、まだ採用の記録がない課。",
     "採用した課": "この事例を取り入れることが決まり、タスクフォースが採用を記録した課。",
@@ -206,8 +210,7 @@ def notes_table(contact: str, generated_at: datetime) -> Table:
     rows = (
         ("出力日時", generated_at.strftime("%Y/%m/%d %H:%M")),
         ("対象", "各部の推進員が進捗報告で「他課への展開」を「はい」とした取組。"),
-        ("内容・課題・状況・削減時間", "その取組のいちばん新しい報告（最終報告日の報告）に書かれたもの。"),
-        ("問い合わせ先", "その取組をいちばん新しく報告した推進員と、その部・課。"),
+        *READING.items(),
         ("問い合わせ方法", contact),
         *LEGEND.items(),
         (
@@ -233,7 +236,7 @@ section.case{break-inside:avoid;page-break-inside:avoid}
 
 
 def _hours(value: float | None) -> str:
-    return "未測定" if value is None else f"{value:g} 時間/年"
+    return UNMEASURED if value is None else f"{value:g} 時間/年"
 
 
 def _dl(items: Mapping[str, str]) -> str:
@@ -254,14 +257,7 @@ def render_html(cases: Sequence[Case], *, year: FiscalYear, generated_at: dateti
         f"<p>事例 {len(cases)} 件、ほかの課での採用 {sum(len(c.adopted_by) for c in cases)} 件、"
         f"採用後に報告があった横展開 {spread} 件。</p>",
         "<h2>この事例集の見方</h2>",
-        _dl(
-            {
-                "内容・課題・状況": "その取組のいちばん新しい報告（最終報告日の報告）に書かれたものです。",
-                "問い合わせ先": "その取組をいちばん新しく報告した推進員と、その部・課です。",
-                "問い合わせ方法": contact,
-                **LEGEND,
-            }
-        ),
+        _dl({**READING, "問い合わせ方法": contact, **LEGEND}),
     ]
     if not cases:
         parts.append("<p class='muted'>まだ事例はありません。</p>")

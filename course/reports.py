@@ -362,6 +362,9 @@ def _store(
 # ---------------------------------------------------------------- reading what was received
 
 
+UNMEASURED = "未測定"  # how a 削減時間実績 not yet measured is written: unlike a measured 0
+
+
 @dataclass(frozen=True)
 class ReceivedRow:
     """One 取組 of one accepted report."""

@@ -17,14 +17,13 @@ from datetime import date
 from course.cases import Case, latest
 from course.department_report import STATUSES
 from course.models import Staff
-from course.reports import ReceivedRow, ReportPeriod, ReportSettings
+from course.reports import UNMEASURED, ReceivedRow, ReportPeriod, ReportSettings
 from course.spreadsheet import Cell, Table
 from course.wareki import wareki
 from course.years import FiscalYear
 
 STOPPED = "中止"
 NO_STATUS = "未記入"
-UNMEASURED = "未測定"
 # The words of section 7, for the report's glossary (用語).
 TERMS: tuple[tuple[str, str], ...] = (
     ("削減時間 見込", "取組を始める前に見積もった、1年間に減らせる時間（現状時間 − 見込時間）。"),
@@ -106,12 +105,12 @@ def department_statuses(
     """Every 部 of the current roster: its 推進員 against the plan, its latest report, and whether it is overdue
     (no report since the window of the latest period that is due opened)."""
     period = settings.latest_due(today)
+    window = settings.window(period) if period else None
     out = []
     for department in sorted({p.department for p in staff if p.current}):
         days = sorted({r.received_at.date() for r in received if r.department == department})
         last = days[-1] if days else None
         last_period = settings.period_of(last) if last else None
-        window = settings.window(period) if period else None
         overdue = window is not None and (last is None or last < window[0])
         out.append(
             DepartmentStatus(
@@ -315,6 +314,7 @@ def _hours_rows(series: Sequence[Hours]) -> list[tuple[Cell, ...]]:
 def section_html(loop: Loop, chart: str, table_html: Callable[..., str]) -> str:
     """The report's section on departments' reports; ``table_html`` is the report's own table renderer."""
     sheets = {t.title: t for t in tables(loop)}
+    status = sheets["部別の報告状況"]
     missing = [d.department for d in loop.departments if not d.promoters]
     more = [d.department for d in loop.departments if len(d.promoters) > d.expected]
     late = [d.department for d in loop.departments if d.overdue]
@@ -339,7 +339,7 @@ def section_html(loop: Loop, chart: str, table_html: Callable[..., str]) -> str:
         f"<div class='card'>横展開（採用 / 報告あり）<b>{adopted} / {spread} 件</b>事例 {len(loop.cases)} 件</div>",
         "</div>",
         "<h3>部別の報告状況</h3>",
-        table_html(sheets["部別の報告状況"].header, sheets["部別の報告状況"].rows, empty="名簿に部がありません", wide=(7,)),
+        table_html(status.header, status.rows, empty="名簿に部がありません", wide=(status.header.index("提出状況"),)),
         "<h3>状況別の取組数</h3>",
         table_html(sheets["取組の状況"].header, sheets["取組の状況"].rows, empty="まだ報告がありません"),
         "<div class='keep'><h3>削減時間（部別・四半期別）</h3>",
